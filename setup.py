@@ -17,8 +17,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["action_llama", "action_llama.*"])
-    + ["twisted.plugins"],
+    packages=[
+        *find_packages(include=["action_llama", "action_llama.*"]),
+        "twisted.plugins",
+    ],
     package_data={"action_llama": ["py.typed"]},
     install_requires=[
         "twisted[tls]>=24.7.0",
@@ -36,6 +38,7 @@ setup(
             "pytest>=8.0",
             "pytest-twisted>=1.14",
             "hypothesis>=6.100",
+            "pytest-timeout>=2.2",
         ],
         "browser": ["playwright>=1.45"],
     },

@@ -1,0 +1,7 @@
+"""
+``python -m action_llama`` is the ``al`` command.
+"""
+
+from .cli.main import main
+
+main()

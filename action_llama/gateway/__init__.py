@@ -1,0 +1,11 @@
+"""
+The gateway: one HTTP server for webhooks, the dashboard, the control and
+status APIs, and the routes running agents use.
+
+Each part is a Klein route tree; ``build_root`` composes them under one
+``Resource`` that becomes the ``Site``.
+"""
+
+from ._site import GatewaySite, build_root
+
+__all__ = ["GatewaySite", "build_root"]

@@ -1,0 +1,121 @@
+"""
+JSON answers and errors shared by every route tree.
+
+Every error a client sees is ``{"error": "<one sentence>"}`` with the right
+status code; nothing renders a traceback or an HTML error page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from klein import Klein
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
+
+log = Logger(namespace="action_llama.gateway")
+
+
+class HTTPError(Exception):
+    """
+    An expected failure of a request: a status code and a reason for the
+    client.
+    """
+
+    def __init__(self, code: int, message: str, **headers: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def json_body(request: IRequest, body: Any, code: int = 200) -> bytes:
+    """
+    Set ``code`` and the JSON content type on ``request`` and encode ``body``.
+    """
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def json_error(request: IRequest, code: int, message: str) -> bytes:
+    """
+    A JSON error answer: ``{"error": message}`` with status ``code``.
+    """
+    return json_body(request, {"error": message}, code)
+
+
+def read_json(request: IRequest, max_bytes: int = 1 << 20) -> Any:
+    """
+    The request's body parsed as JSON.
+
+    :raises HTTPError: 415 for another content type, 413 when the body is too
+        large, 400 when it is not valid JSON.
+    """
+    content_type = (request.getHeader(b"content-type") or b"").split(b";")[0]
+    if content_type.strip().lower() not in (b"application/json", b""):
+        raise HTTPError(415, "send the body as application/json")
+    raw = request.content.read(max_bytes + 1) if request.content else b""
+    if len(raw) > max_bytes:
+        raise HTTPError(413, f"the body is larger than {max_bytes} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HTTPError(400, f"the body is not valid JSON: {e}") from None
+
+
+def json_app() -> Klein:
+    """
+    A Klein app whose errors are answered as JSON.
+
+    Routing misses become 404, wrong methods 405 with ``Allow``, ``HTTPError``
+    its own code, and anything unexpected is logged and answered with a
+    generic 500.
+    """
+    app = Klein()
+
+    @app.handle_errors(HTTPError)
+    def expected(request: IRequest, failure: Failure) -> bytes:
+        error: HTTPError = failure.value
+        for name, value in error.headers.items():
+            request.setHeader(name.replace("_", "-"), value)
+        return json_error(request, error.code, error.message)
+
+    @app.handle_errors(NotFound)
+    def not_found(request: IRequest, failure: Failure) -> bytes:
+        return json_error(request, 404, "no such route")
+
+    @app.handle_errors(MethodNotAllowed)
+    def not_allowed(request: IRequest, failure: Failure) -> bytes:
+        allowed = failure.value.valid_methods or []
+        request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
+        return json_error(request, 405, "method not allowed on this route")
+
+    @app.handle_errors(RequestRedirect)
+    def redirect(request: IRequest, failure: Failure) -> bytes:
+        request.setHeader(b"location", failure.value.new_url.encode("utf-8"))
+        return json_error(request, failure.value.code, "this route ends with '/'")
+
+    @app.handle_errors(HTTPException)
+    def other_http(request: IRequest, failure: Failure) -> bytes:
+        code = failure.value.code or 400
+        return json_error(request, code, failure.value.description or "bad request")
+
+    @app.handle_errors(Exception)
+    def unexpected(request: IRequest, failure: Failure) -> bytes:
+        log.failure(
+            "Unexpected error answering {method} {path}",
+            failure,
+            method=request.method.decode("ascii", "replace"),
+            path=request.path.decode("ascii", "replace"),
+        )
+        return json_error(request, 500, "internal error; see the service log")
+
+    return app

@@ -1,0 +1,54 @@
+"""
+Composing the route trees into the gateway's root resource.
+
+The root is a Klein app: unprotected routes are added to it directly, and
+each protected tree is a Klein app of its own, reached through a branch
+route and wrapped by the auth resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.resource import IResource
+from twisted.web.server import Request, Site
+
+from ._json import json_app
+from .health import add_health_routes
+
+_access_log = Logger(namespace="action_llama.gateway.access")
+
+
+def build_root(
+    clock: IReactorTime, started_at: float, agent_count: Callable[[], int]
+) -> IResource:
+    """
+    The root of the gateway's resource tree.
+
+    :param clock: the source of time for every tree.
+    :param started_at: when the service started.
+    :param agent_count: how many agents the project has.
+    """
+    app = json_app()
+    add_health_routes(app, clock, started_at, agent_count)
+    return app.resource()
+
+
+class GatewaySite(Site):
+    """
+    The gateway's ``Site``: no tracebacks to clients, and an access log that
+    goes through ``twisted.logger`` at debug level without query strings
+    (one-time login links carry their token there).
+    """
+
+    displayTracebacks = False
+
+    def log(self, request: Request) -> None:
+        _access_log.debug(
+            "{method} {path} {code}",
+            method=request.method.decode("ascii", "replace"),
+            path=request.path.decode("ascii", "replace"),
+            code=request.code,
+        )

@@ -1,0 +1,136 @@
+"""
+Where the service's log events go: one readable line each on the console,
+and JSON lines in ``<project>/.al/logs/scheduler-YYYY-MM-DD.log``.
+
+Both are plain ``twisted.logger`` observers. The file observer opens the file
+for the day of each event, so a service that runs past midnight starts a new
+file without a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from twisted.logger import (
+    ILogObserver,
+    LogEvent,
+    LogLevel,
+    eventAsJSON,
+    formatEvent,
+    formatEventAsClassicLogText,
+)
+from zope.interface import implementer
+
+_LEVEL_NAMES = {
+    LogLevel.debug: "DEBUG",
+    LogLevel.info: "INFO",
+    LogLevel.warn: "WARN",
+    LogLevel.error: "ERROR",
+    LogLevel.critical: "CRITICAL",
+}
+
+
+def format_console_line(event: LogEvent) -> str:
+    """
+    One readable line for an event: local time, level, source, message.
+
+    A failure's traceback follows on the next lines, as the person on call
+    needs it.
+    """
+    when = time.strftime("%H:%M:%S", time.localtime(event.get("log_time", 0)))
+    level = _LEVEL_NAMES.get(event.get("log_level", LogLevel.info), "INFO")
+    source = event.get("log_system") or _short_namespace(event)
+    text = formatEvent(event)
+    line = f"{when} {level:<5} {source}: {text}\n"
+    failure = event.get("log_failure")
+    if failure is not None:
+        line += failure.getTraceback()
+    return line
+
+
+def _short_namespace(event: LogEvent) -> str:
+    """
+    The last part of an event's logger namespace (``scheduler``, ``gateway``).
+    """
+    namespace: str = event.get("log_namespace", "")
+    return namespace.rsplit(".", 1)[-1] or "-"
+
+
+@implementer(ILogObserver)
+class ConsoleObserver:
+    """
+    Write each event as one readable line to a text stream (the terminal).
+
+    :param stream: where lines go, normally ``sys.stdout``.
+    :param min_level: events below this level are not shown.
+    """
+
+    def __init__(self, stream: IO[str], min_level: LogLevel = LogLevel.info) -> None:
+        self._stream = stream
+        self._min_level = min_level
+
+    def __call__(self, event: LogEvent) -> None:
+        level = event.get("log_level", LogLevel.info)
+        if level < self._min_level:
+            return
+        if "log_format" not in event and "log_failure" not in event:
+            # An event from a legacy emitter with no message; fall back to
+            # Twisted's own rendering so nothing is silently dropped.
+            text = formatEventAsClassicLogText(event)
+            if text:
+                self._stream.write(text)
+            return
+        self._stream.write(format_console_line(event))
+        self._stream.flush()
+
+
+@implementer(ILogObserver)
+class DailyJSONFileObserver:
+    """
+    Append each event as a JSON line to ``<directory>/<prefix>-YYYY-MM-DD.log``.
+
+    The date is the event's local date, so a file holds one calendar day as
+    the person reading it counts days.
+    """
+
+    def __init__(self, directory: Path, prefix: str = "scheduler") -> None:
+        self._directory = directory
+        self._prefix = prefix
+        self._day = ""
+        self._file: IO[str] | None = None
+
+    def path_for_day(self, day: str) -> Path:
+        """
+        The file that holds the events of ``day`` (``YYYY-MM-DD``).
+        """
+        return self._directory / f"{self._prefix}-{day}.log"
+
+    def __call__(self, event: LogEvent) -> None:
+        day = time.strftime("%Y-%m-%d", time.localtime(event.get("log_time", 0)))
+        if day != self._day or self._file is None:
+            self.close()
+            self._directory.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path_for_day(day), "a", encoding="utf-8")
+            self._day = day
+        self._file.write(eventAsJSON(_with_text(event)) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """
+        Close the current day's file, if one is open.
+        """
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _with_text(event: LogEvent) -> dict[str, Any]:
+    """
+    A copy of ``event`` that carries its rendered message as ``text``, so that
+    a JSON line can be read without re-rendering its format string.
+    """
+    copy = dict(event)
+    copy["text"] = formatEvent(event)
+    return copy
