@@ -9,7 +9,9 @@ file without a restart.
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,7 +19,6 @@ from twisted.logger import (
     ILogObserver,
     LogEvent,
     LogLevel,
-    eventAsJSON,
     formatEvent,
     formatEventAsClassicLogText,
 )
@@ -114,7 +115,7 @@ class DailyJSONFileObserver:
             self._directory.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path_for_day(day), "a", encoding="utf-8")
             self._day = day
-        self._file.write(eventAsJSON(_with_text(event)) + "\n")
+        self._file.write(json.dumps(event_record(event), default=repr) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -126,11 +127,29 @@ class DailyJSONFileObserver:
             self._file = None
 
 
-def _with_text(event: LogEvent) -> dict[str, Any]:
+def event_record(event: LogEvent) -> dict[str, Any]:
     """
-    A copy of ``event`` that carries its rendered message as ``text``, so that
-    a JSON line can be read without re-rendering its format string.
+    A log event as a flat JSON-able record: time, level, source, the
+    rendered message, the event's own fields, and a traceback if any.
     """
-    copy = dict(event)
-    copy["text"] = formatEvent(event)
-    return copy
+    level = event.get("log_level", LogLevel.info)
+    record: dict[str, Any] = {
+        "time": _iso(event.get("log_time", 0)),
+        "level": level.name,
+        "source": event.get("log_namespace", "-"),
+        "message": formatEvent(event),
+    }
+    for key, value in event.items():
+        if not key.startswith("log_") and key not in record:
+            record[key] = value
+    failure = event.get("log_failure")
+    if failure is not None:
+        record["traceback"] = failure.getTraceback()
+    return record
+
+
+def _iso(ts: float) -> str:
+    """
+    A POSIX time as local ISO 8601 with milliseconds and offset.
+    """
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")

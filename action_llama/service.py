@@ -5,22 +5,36 @@ twistd plugin alike, so both start, run and stop the same way.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from attrs import frozen
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import (
+    Deferred,
+    ensureDeferred,
+    fail,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTime
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
+from .checks import missing_credentials
 from .config import ProjectConfig
 from .credentials import CredentialStore
+from .events import EventHub
 from .gateway import GatewaySite, build_root
+from .locks import LockTable
+from .logs import AgentLogs
 from .observers import DailyJSONFileObserver
+from .runtime import ProcessRuntime
+from .scheduler import Scheduler
+from .store import Database, Store
 
 log = Logger(namespace="action_llama.service")
 
@@ -54,6 +68,101 @@ class ServiceOptions:
         The address the gateway binds.
         """
         return "0.0.0.0" if self.expose else "127.0.0.1"
+
+
+class SequentialMultiService(MultiService):
+    """
+    A ``MultiService`` that stops its children one at a time, last started
+    first, each after the one before has finished stopping: the gateway
+    stops taking requests, then runs finish and are recorded, then the
+    database closes.
+    """
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return ensureDeferred(self._stop_in_turn())
+
+    async def _stop_in_turn(self) -> None:
+        for service in reversed(list(self)):
+            with log.failuresHandled(
+                "Stopping {service} failed", service=service.name or service
+            ):
+                await maybeDeferred(service.stopService)
+
+
+class ProjectInUse(Exception):
+    """
+    Another action-llama service already runs this project.
+    """
+
+
+class StoreService(Service):
+    """
+    Takes the project's lock file, then opens the project database on start;
+    closes both on stop. The lock makes a second service on the same project
+    fail at once instead of fighting the first over runs and queue.
+    """
+
+    def __init__(self, db: Database, lock_path: Path) -> None:
+        self.db = db
+        self._lock_path = lock_path
+        self._lock_file: IO[str] | None = None
+        self._ready: Deferred[None] | None = None
+
+    def when_ready(self) -> Deferred[None]:
+        """
+        A Deferred that fires once the database is open and migrated, or
+        fails with the reason it could not be.
+        """
+        assert self._ready is not None, "the store has not been started"
+        d: Deferred[None] = Deferred()
+        self._ready.addBoth(_pass_on, d)
+        return d
+
+    def startService(self) -> None:
+        super().startService()
+        try:
+            self._lock()
+        except ProjectInUse:
+            self._ready = fail()
+            return
+        self._ready = self.db.start()
+
+    def _lock(self) -> None:
+        """
+        Take the project lock, writing our pid into the file.
+
+        :raises ProjectInUse: if another process holds it.
+        """
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self._lock_path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise ProjectInUse(
+                f"another action-llama service (pid {holder}) is running this "
+                f"project; stop it first ({self._lock_path})"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        if self._lock_file is None:
+            return succeed(None)
+        return self.db.close().addBoth(self._unlock)
+
+    def _unlock(self, result: Any) -> Any:
+        assert self._lock_file is not None
+        self._lock_file.close()
+        self._lock_file = None
+        return result
 
 
 class ProjectLogService(Service):
@@ -145,6 +254,13 @@ class _StartupReport(Service):
         )
         for warning in project.warnings:
             log.warn("Config warning: {warning}", warning=str(warning))
+        for need in missing_credentials(project, CredentialStore()):
+            log.warn(
+                "Credential {ref} is missing (needed by {who}); add it with "
+                "`al creds add {ref}`",
+                ref=need.ref,
+                who=", ".join(need.needed_by),
+            )
         if os.environ.get("AL_DASHBOARD_SECRET"):
             log.warn(
                 "AL_DASHBOARD_SECRET is set but no longer used: the gateway now "
@@ -201,13 +317,50 @@ def makeService(
             path=str(credentials.gateway_key_path()),
         )
 
-    top = MultiService()
+    top = SequentialMultiService()
     ProjectLogService(project.state_dir / "logs").setServiceParent(top)
-    started_at = clock.seconds()
-    root = build_root(clock, started_at, lambda: len(project.agents))
-    site = GatewaySite(root)
+    db = Database(str(project.state_dir / "action-llama.db"), reactor)
+    store_service = StoreService(db, project.state_dir / "service.lock")
+    store_service.setName("store")
+    store_service.setServiceParent(top)
+    events = EventHub()
+    scheduler = Scheduler(
+        project,
+        Store(db),
+        ProcessRuntime(reactor, project.state_dir, credentials),
+        clock,
+        events,
+        AgentLogs(project.state_dir / "logs", events, clock),
+        LockTable(clock, project.resource_lock_timeout),
+        gateway_url=f"http://127.0.0.1:{options.gateway_port}",
+        store_ready=store_service.when_ready,
+    )
+    scheduler.setName("scheduler")
+    scheduler.setServiceParent(top)
+    site = GatewaySite(build_root(clock, scheduler))
     gateway = GatewayService(reactor, site, options.gateway_port, options.interface)
     gateway.setName("gateway")
+    gateway.when_listening().addCallback(_tell_runs_the_port, scheduler)
     _StartupReport(options, gateway).setServiceParent(top)
     gateway.setServiceParent(top)
     return top
+
+
+def _pass_on(result: Any, d: Deferred[Any]) -> Any:
+    """
+    Fire ``d`` with ``result`` (a value or a Failure) and keep the chain's
+    result unchanged for later listeners.
+    """
+    if isinstance(result, Failure):
+        d.errback(result)
+    else:
+        d.callback(result)
+    return result
+
+
+def _tell_runs_the_port(port: IListeningPort, scheduler: Scheduler) -> None:
+    """
+    Runs reach the gateway on loopback at the port actually bound (which
+    differs from the configured one when that is 0).
+    """
+    scheduler.gateway_url = f"http://127.0.0.1:{port.getHost().port}"

@@ -17,8 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "examples" / "quickstart"
 
 
-def generate_project(root: Path, agents: int, schedule: str = "H * * * *",
-                     hook: str = "true", project_toml: str = "") -> Path:
+def generate_project(
+    root: Path,
+    agents: int,
+    schedule: str = "H * * * *",
+    hook: str = "true",
+    project_toml: str = "",
+) -> Path:
     """
     Write a project of ``agents`` script agents under ``root``.
     """
@@ -54,9 +59,21 @@ class RunningService:
         env = dict(os.environ, HOME=self.home)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "action_llama", "start", "-p", str(project),
-             "--port", "0", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "action_llama",
+                "start",
+                "-p",
+                str(project),
+                "--port",
+                "0",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         self.url = self._wait_for_url()
 

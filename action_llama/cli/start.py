@@ -59,11 +59,13 @@ def start(
     service = makeService(options, reactor)
     exit_code = [0]
 
-    def failed_to_listen(failure: Any) -> None:
+    def failed(failure: Any) -> None:
         exit_code[0] = 1
-        reactor.stop()
+        if reactor.running:
+            reactor.stop()
 
-    service.getServiceNamed("gateway").when_listening().addErrback(failed_to_listen)
+    service.getServiceNamed("gateway").when_listening().addErrback(failed)
+    service.getServiceNamed("scheduler").ready.addErrback(failed)
     reactor.callWhenRunning(service.startService)
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
     reactor.run()

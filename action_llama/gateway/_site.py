@@ -8,31 +8,31 @@ route and wrapped by the auth resource.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
+from ..scheduler import Scheduler
 from ._json import json_app
+from .execution import add_execution_routes
 from .health import add_health_routes
 
 _access_log = Logger(namespace="action_llama.gateway.access")
 
 
-def build_root(
-    clock: IReactorTime, started_at: float, agent_count: Callable[[], int]
-) -> IResource:
+def build_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
     """
     The root of the gateway's resource tree.
 
     :param clock: the source of time for every tree.
-    :param started_at: when the service started.
-    :param agent_count: how many agents the project has.
+    :param scheduler: the scheduler the routes read and control.
     """
     app = json_app()
-    add_health_routes(app, clock, started_at, agent_count)
+    add_health_routes(
+        app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
+    )
+    add_execution_routes(app, scheduler)
     return app.resource()
 
 
@@ -44,6 +44,7 @@ class GatewaySite(Site):
     """
 
     displayTracebacks = False
+    noisy = False
 
     def log(self, request: Request) -> None:
         _access_log.debug(

@@ -135,7 +135,8 @@ async def test_al_start_serves_health_then_stops_on_sigterm(tmp_path: Path) -> N
     assert f"Project {root}" in process.output
     [log_file] = (root / ".al" / "logs").glob("scheduler-*.log")
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
-    assert any("Gateway listening" in line["text"] for line in lines)
+    assert any("Gateway listening" in line["message"] for line in lines)
+    assert all({"time", "level", "source", "message"} <= set(line) for line in lines)
 
 
 @pytest_twisted.ensureDeferred
@@ -163,13 +164,31 @@ async def test_al_start_refuses_a_busy_port(tmp_path: Path) -> None:
     """
     A port that is taken ends ``al start`` with code 1 and a clear line.
     """
-    root = copy_project(QUICKSTART, tmp_path / "p")
-    first = spawn(reactor, al_argv("start", "-p", str(root), "--port", "0"))
+    first_root = copy_project(QUICKSTART, tmp_path / "first")
+    second_root = copy_project(QUICKSTART, tmp_path / "second")
+    first = spawn(reactor, al_argv("start", "-p", str(first_root), "--port", "0"))
     match = await first.wait_for(LISTENING, reactor)
     port = match.group(1).rsplit(":", 1)[1]
-    second = spawn(reactor, al_argv("start", "-p", str(root), "--port", port))
+    second = spawn(reactor, al_argv("start", "-p", str(second_root), "--port", port))
     second_code = await second.ended
     first.signal("TERM")
     await first.ended
     assert second_code == 1
     assert f"could not listen on 127.0.0.1:{port}" in second.output
+
+
+@pytest_twisted.ensureDeferred
+async def test_second_service_on_one_project_is_refused(tmp_path: Path) -> None:
+    """
+    A second ``al start`` on a project that is already running exits 1 and
+    says which process holds it.
+    """
+    root = copy_project(QUICKSTART, tmp_path / "p")
+    first = spawn(reactor, al_argv("start", "-p", str(root), "--port", "0"))
+    await first.wait_for(LISTENING, reactor)
+    second = spawn(reactor, al_argv("start", "-p", str(root), "--port", "0"))
+    second_code = await second.ended
+    first.signal("TERM")
+    await first.ended
+    assert second_code == 1
+    assert "another action-llama service (pid" in second.output

@@ -1,0 +1,22 @@
+"""
+Starting and stopping agent runs.
+
+`IRuntime` is the seam: the scheduler hands a runtime a `RunSpec` and gets an
+`IRunHandle` back, whose ``finished`` Deferred fires with a `RunExit`.
+`ProcessRuntime` runs each run as a local child process.
+"""
+
+from ._process import ProcessRuntime, child_argv
+from ._spec import IRunHandle, IRuntime, LogLine, RunExit, RunSpec
+from ._staging import CREDENTIAL_ENV
+
+__all__ = [
+    "CREDENTIAL_ENV",
+    "IRunHandle",
+    "IRuntime",
+    "LogLine",
+    "ProcessRuntime",
+    "RunExit",
+    "RunSpec",
+    "child_argv",
+]
