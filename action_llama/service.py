@@ -29,6 +29,7 @@ from .config import ProjectConfig
 from .credentials import CredentialStore
 from .events import EventHub
 from .gateway import GatewaySite, build_root
+from .gateway.auth import Authenticator, KeyWatcher
 from .locks import LockTable
 from .logs import AgentLogs
 from .observers import DailyJSONFileObserver
@@ -337,7 +338,8 @@ def makeService(
     )
     scheduler.setName("scheduler")
     scheduler.setServiceParent(top)
-    site = GatewaySite(build_root(clock, scheduler))
+    auth = Authenticator(KeyWatcher(credentials))
+    site = GatewaySite(build_root(clock, scheduler, auth, reactor.stop))
     gateway = GatewayService(reactor, site, options.gateway_port, options.interface)
     gateway.setName("gateway")
     gateway.when_listening().addCallback(_tell_runs_the_port, scheduler)

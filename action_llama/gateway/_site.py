@@ -8,31 +8,54 @@ route and wrapped by the auth resource.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
 from ..scheduler import Scheduler
 from ._json import json_app
+from .auth import Authenticator, Protected
+from .control import control_resource, lock_status_resource
 from .execution import add_execution_routes
 from .health import add_health_routes
 
 _access_log = Logger(namespace="action_llama.gateway.access")
 
 
-def build_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
+def build_root(
+    clock: IReactorTime,
+    scheduler: Scheduler,
+    auth: Authenticator,
+    stop: Callable[[], None],
+) -> IResource:
     """
     The root of the gateway's resource tree.
 
     :param clock: the source of time for every tree.
     :param scheduler: the scheduler the routes read and control.
+    :param auth: decides who a request comes from, for protected trees.
+    :param stop: begins a graceful stop of the service.
     """
     app = json_app()
     add_health_routes(
         app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
     )
     add_execution_routes(app, scheduler)
+    control = Protected(control_resource(scheduler, stop), auth)
+    locks = Protected(lock_status_resource(scheduler), auth)
+
+    @app.route("/control/", branch=True)
+    def control_tree(request: IRequest) -> IResource:
+        return control
+
+    @app.route("/locks/status", methods=["GET"])
+    def lock_status(request: IRequest) -> IResource:
+        return locks
+
     return app.resource()
 
 
