@@ -30,6 +30,7 @@ from .credentials import CredentialStore
 from .events import EventHub
 from .gateway import GatewaySite, build_root
 from .gateway.auth import Authenticator, KeyWatcher
+from .gateway.sse import StatusStream
 from .locks import LockTable
 from .logs import AgentLogs
 from .observers import DailyJSONFileObserver
@@ -164,6 +165,24 @@ class StoreService(Service):
         self._lock_file.close()
         self._lock_file = None
         return result
+
+
+class StreamService(Service):
+    """
+    Runs the status stream's fan-out while the service runs, and ends every
+    client's stream on stop.
+    """
+
+    def __init__(self, stream: StatusStream) -> None:
+        self.stream = stream
+
+    def startService(self) -> None:
+        super().startService()
+        self.stream.start()
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.stream.stop()
 
 
 class ProjectLogService(Service):
@@ -339,7 +358,13 @@ def makeService(
     scheduler.setName("scheduler")
     scheduler.setServiceParent(top)
     auth = Authenticator(KeyWatcher(credentials))
-    site = GatewaySite(build_root(clock, scheduler, auth, reactor.stop))
+    status = StatusStream(
+        clock,
+        scheduler.snapshot,
+        lambda callback: events.subscribe("state", callback),
+    )
+    StreamService(status).setServiceParent(top)
+    site = GatewaySite(build_root(clock, scheduler, auth, reactor.stop, status))
     gateway = GatewayService(reactor, site, options.gateway_port, options.interface)
     gateway.setName("gateway")
     gateway.when_listening().addCallback(_tell_runs_the_port, scheduler)

@@ -9,6 +9,7 @@ route and wrapped by the auth resource.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -20,8 +21,10 @@ from ..scheduler import Scheduler
 from ._json import json_app
 from .auth import Authenticator, Protected
 from .control import control_resource, lock_status_resource
+from .dashboard import dashboard_resource
 from .execution import add_execution_routes
 from .health import add_health_routes
+from .sse import LogStream, StatusStream
 
 _access_log = Logger(namespace="action_llama.gateway.access")
 
@@ -31,6 +34,7 @@ def build_root(
     scheduler: Scheduler,
     auth: Authenticator,
     stop: Callable[[], None],
+    status: StatusStream,
 ) -> IResource:
     """
     The root of the gateway's resource tree.
@@ -39,6 +43,7 @@ def build_root(
     :param scheduler: the scheduler the routes read and control.
     :param auth: decides who a request comes from, for protected trees.
     :param stop: begins a graceful stop of the service.
+    :param status: the status stream (started and stopped by the service).
     """
     app = json_app()
     add_health_routes(
@@ -47,6 +52,12 @@ def build_root(
     add_execution_routes(app, scheduler)
     control = Protected(control_resource(scheduler, stop), auth)
     locks = Protected(lock_status_resource(scheduler), auth)
+    log_stream = LogStream(clock, scheduler.logs.tail, _log_subscriber(scheduler))
+    dashboard = Protected(dashboard_resource(scheduler, status, log_stream), auth)
+
+    @app.route("/dashboard/", branch=True)
+    def dashboard_tree(request: IRequest) -> IResource:
+        return dashboard
 
     @app.route("/control/", branch=True)
     def control_tree(request: IRequest) -> IResource:
@@ -57,6 +68,15 @@ def build_root(
         return locks
 
     return app.resource()
+
+
+def _log_subscriber(
+    scheduler: Scheduler,
+) -> Callable[[Callable[[Any], None]], Callable[[], None]]:
+    """
+    Subscribes a callback to the scheduler's log records.
+    """
+    return lambda callback: scheduler.events.subscribe("log", callback)
 
 
 class GatewaySite(Site):
