@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from attrs import frozen
 from twisted.application.service import MultiService, Service
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import (
     Deferred,
     ensureDeferred,
@@ -30,13 +31,17 @@ from .credentials import CredentialStore
 from .events import EventHub
 from .gateway import GatewaySite, build_root
 from .gateway.auth import Authenticator, KeyWatcher
+from .gateway.login import Login, LoginThrottle, link_url
+from .gateway.sessions import LoginLinks, Sessions
 from .gateway.sse import StatusStream
+from .gateway.webhooks import WebhookReceiver
 from .locks import LockTable
 from .logs import AgentLogs
 from .observers import DailyJSONFileObserver
 from .runtime import ProcessRuntime
 from .scheduler import Scheduler
 from .store import Database, Store
+from .store._receipts import ReceiptStore
 
 log = Logger(namespace="action_llama.service")
 
@@ -313,6 +318,7 @@ def makeService(
     options: ServiceOptions,
     reactor: Any = None,
     credentials: CredentialStore | None = None,
+    clock: IReactorTime | None = None,
 ) -> MultiService:
     """
     Build the service for a validated project.
@@ -321,12 +327,15 @@ def makeService(
     :param reactor: provides time and TCP; the global reactor if ``None``.
     :param credentials: the credential store; the one under ``$HOME`` if
         ``None``. The gateway API key is created here when missing.
+    :param clock: the source of time for the scheduler, the gateway and the
+        sessions; ``reactor`` if ``None`` (tests pass a ``task.Clock``).
     """
     if reactor is None:
         from twisted.internet import reactor as global_reactor
 
         reactor = global_reactor
-    clock: IReactorTime = reactor
+    if clock is None:
+        clock = reactor
     credentials = credentials or CredentialStore()
     project = options.project
 
@@ -357,17 +366,32 @@ def makeService(
     )
     scheduler.setName("scheduler")
     scheduler.setServiceParent(top)
-    auth = Authenticator(KeyWatcher(credentials))
+    # The sessions name the key they were made under, and a new key ends
+    # them: each refers to the other, so the key is reached late here.
+    sessions = Sessions(
+        Store(db), clock, lambda: keys.key_id(), store_service.when_ready
+    )
+    sessions.setName("sessions")
+    sessions.setServiceParent(top)
+    keys = KeyWatcher(credentials, on_rotate=sessions.end_all)
+    auth = Authenticator(keys, sessions.lookup, sessions.loading)
+    links = LoginLinks(Store(db), clock, keys.key_id, sessions.when_loaded)
+    login = Login(keys, sessions, links, LoginThrottle(clock), options.expose)
     status = StatusStream(
         clock,
         scheduler.snapshot,
         lambda callback: events.subscribe("state", callback),
     )
     StreamService(status).setServiceParent(top)
-    site = GatewaySite(build_root(clock, scheduler, auth, reactor.stop, status))
+    webhooks = WebhookReceiver(project, credentials, ReceiptStore(db), scheduler)
+    site = GatewaySite(
+        build_root(clock, scheduler, auth, reactor.stop, status, webhooks, login)
+    )
     gateway = GatewayService(reactor, site, options.gateway_port, options.interface)
     gateway.setName("gateway")
     gateway.when_listening().addCallback(_tell_runs_the_port, scheduler)
+    if options.web_ui:
+        gateway.when_listening().addCallback(_log_login_link, links)
     _StartupReport(options, gateway).setServiceParent(top)
     gateway.setServiceParent(top)
     return top
@@ -391,3 +415,24 @@ def _tell_runs_the_port(port: IListeningPort, scheduler: Scheduler) -> None:
     differs from the configured one when that is 0).
     """
     scheduler.gateway_url = f"http://127.0.0.1:{port.getHost().port}"
+
+
+def _log_login_link(port: IListeningPort, links: LoginLinks) -> None:
+    """
+    Log a one-time link that logs a browser in to the dashboard, so the
+    person who started the service can open it without pasting the key.
+    """
+    address = port.getHost()
+    assert isinstance(address, IPv4Address)
+    base = f"http://127.0.0.1:{address.port}"
+    d = links.issue()
+    d.addCallback(
+        lambda token: log.info(
+            "Dashboard login link (single use, {minutes} minutes): {url}",
+            minutes=round(links.lifetime / 60),
+            url=link_url(base, token),
+        )
+    )
+    d.addErrback(
+        lambda failure: log.failure("Could not issue a dashboard login link", failure)
+    )

@@ -1,19 +1,30 @@
 """
 What every ``al`` command shares: the project option, loading the project
-with errors a person can act on, and exit codes.
+with errors a person can act on, one-line errors and exit codes, and running
+a command's asynchronous part under ``task.react``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
+from twisted.internet import task
 
 from ..config import ConfigError, ProjectConfig, load_project
 
 #: Exit code for a project that does not validate.
 EXIT_CONFIG = 2
+
+
+class CLIError(click.ClickException):
+    """
+    A failure the user can act on: shown as one line on standard error, and
+    the command exits with code 1.
+    """
 
 
 def load_or_exit(root: Path, strict: bool = False) -> ProjectConfig:
@@ -38,6 +49,31 @@ def project_root(ctx: click.Context) -> Path:
     """
     root: Path = ctx.find_root().obj.get("project", Path("."))
     return root
+
+
+def run_async(main: Callable[[Any], Coroutine[Any, Any, int]]) -> NoReturn:
+    """
+    Run ``main(reactor)`` under ``task.react`` and exit with the code it
+    returns.
+
+    A `click.ClickException` (such as `CLIError`) is shown as its one line
+    and ends the command with its exit code. Anything else unexpected is
+    shown as one line too, with exit code 1: the user never sees a
+    traceback.
+    """
+
+    async def guarded(reactor: Any) -> None:
+        try:
+            code = await main(reactor)
+        except click.ClickException as e:
+            e.show()
+            code = e.exit_code
+        except Exception as e:
+            click.echo(f"Error: unexpected {type(e).__name__}: {e}", err=True)
+            code = 1
+        raise SystemExit(code)
+
+    task.react(guarded)
 
 
 def _remember_project(

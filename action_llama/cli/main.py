@@ -9,9 +9,15 @@ import click
 
 from .. import __version__
 from ._common import project_option
+from .control import kill, pause, resume, stop
 from .creds import creds
+from .dashboard import dashboard
 from .doctor import doctor
+from .logs import logs
+from .run import run
 from .start import start
+from .stats import stats
+from .status import stat
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,16 +26,33 @@ from .start import start
 def cli() -> None:
     """
     Run and control action-llama agents.
+
+    Commands that talk to the running gateway find it at
+    http://127.0.0.1:<[gateway].port of the project>; set AL_GATEWAY_URL
+    (such as http://127.0.0.1:8181) to reach one started with another
+    --port.
     """
 
 
-cli.add_command(start)
-cli.add_command(doctor)
-cli.add_command(creds)
+for command in (
+    start,
+    stop,
+    stat,
+    pause,
+    resume,
+    kill,
+    run,
+    logs,
+    stats,
+    doctor,
+    creds,
+    dashboard,
+):
+    cli.add_command(command)
 
 
 def main() -> None:
     """
     Run the ``al`` command line.
     """
-    cli(obj={})
+    cli(obj={}, prog_name="al")

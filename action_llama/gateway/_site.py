@@ -24,7 +24,10 @@ from .control import control_resource, lock_status_resource
 from .dashboard import dashboard_resource
 from .execution import add_execution_routes
 from .health import add_health_routes
+from .login import Login, add_login_routes
 from .sse import LogStream, StatusStream
+from .stats import stats_resource
+from .webhooks import WebhookReceiver, add_webhook_routes, receipts_resource
 
 _access_log = Logger(namespace="action_llama.gateway.access")
 
@@ -35,6 +38,8 @@ def build_root(
     auth: Authenticator,
     stop: Callable[[], None],
     status: StatusStream,
+    webhooks: WebhookReceiver,
+    login: Login,
 ) -> IResource:
     """
     The root of the gateway's resource tree.
@@ -44,12 +49,19 @@ def build_root(
     :param auth: decides who a request comes from, for protected trees.
     :param stop: begins a graceful stop of the service.
     :param status: the status stream (started and stopped by the service).
+    :param webhooks: receives deliveries and serves the receipt APIs.
+    :param login: sessions, login links and the throttle, for the login
+        routes.
     """
     app = json_app()
     add_health_routes(
         app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
     )
     add_execution_routes(app, scheduler)
+    add_login_routes(app, login, auth)
+    add_webhook_routes(app, webhooks)
+    stats = Protected(stats_resource(scheduler.store, webhooks), auth)
+    receipts = Protected(receipts_resource(webhooks), auth)
     control = Protected(control_resource(scheduler, stop), auth)
     locks = Protected(lock_status_resource(scheduler), auth)
     log_stream = LogStream(clock, scheduler.logs.tail, _log_subscriber(scheduler))
@@ -58,6 +70,14 @@ def build_root(
     @app.route("/dashboard/", branch=True)
     def dashboard_tree(request: IRequest) -> IResource:
         return dashboard
+
+    @app.route("/api/stats/", branch=True)
+    def stats_tree(request: IRequest) -> IResource:
+        return stats
+
+    @app.route("/api/webhooks/", branch=True)
+    def receipts_tree(request: IRequest) -> IResource:
+        return receipts
 
     @app.route("/control/", branch=True)
     def control_tree(request: IRequest) -> IResource:

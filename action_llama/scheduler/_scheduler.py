@@ -93,6 +93,7 @@ class Scheduler(Service):
         self._instances: dict[str, Instance] = {}
         self._total_running = 0
         self._draining = False
+        self._taking: set[Deferred[None]] = set()
         self._cron = CronTimer(clock, self._cron_due)
         for agent in project.agents:
             schedule = (
@@ -169,8 +170,9 @@ class Scheduler(Service):
         Stop gracefully: no new runs; queued work stays on disk; runs in
         flight finish (bounded by their timeouts).
 
-        :returns: a Deferred that fires once start-up work is over and every
-            run has ended and been recorded.
+        :returns: a Deferred that fires once start-up work is over, every
+            item being taken from the queue has been started or put back,
+            and every run has ended and been recorded.
         """
         super().stopService()
         self.stopping = True
@@ -183,6 +185,7 @@ class Scheduler(Service):
         self.ready.addBoth(_pass_result, ready)
         await DeferredList([ready], consumeErrors=True)
         self._cron.stop()
+        await DeferredList(list(self._taking), consumeErrors=True)
         waiting = [i.ended for i in self._instances.values() if i.ended is not None]
         if waiting:
             self.log.info("Waiting for {count} run(s) to finish", count=len(waiting))
@@ -355,13 +358,18 @@ class Scheduler(Service):
             instance.ended.callback(None)
             self._changed()
             raise
-        if trigger.call_id:
-            await self.store.update_call(
+        # The call is marked running before the run can end, but the run does
+        # not wait for that write: queued work starts in the order it came.
+        call_running = (
+            self.store.update_call(
                 trigger.call_id,
                 "running",
                 self.clock.seconds(),
                 instance_id=instance.id,
             )
+            if trigger.call_id
+            else succeed(None)
+        )
         self.logs.write(
             state.name,
             instance.id,
@@ -378,6 +386,7 @@ class Scheduler(Service):
         if instance.kill_requested:
             handle.kill()
         self._changed()
+        await call_running
         return Admission("started", state.name, instance_id=instance.id)
 
     def _spec(self, agent: AgentConfig, instance: Instance) -> RunSpec:
@@ -536,13 +545,19 @@ class Scheduler(Service):
                 while state.queued > 0 and state.enabled and self._has_runner(state):
                     state.queued -= 1
                     instance = self._reserve(state, Trigger("manual"))
-                    self._log_errors(
-                        ensureDeferred(self._start_next(state, instance)),
-                        "queued",
-                        state.name,
-                    )
+                    taking = ensureDeferred(self._start_next(state, instance))
+                    self._log_errors(taking, "queued", state.name)
+                    self._taking.add(taking)
+                    taking.addBoth(self._taken, taking)
         finally:
             self._draining = False
+
+    def _taken(self, result: None, taking: Deferred[None]) -> None:
+        """
+        An item taken from the queue has been started or put back; a stop
+        no longer needs to wait for it.
+        """
+        self._taking.discard(taking)
 
     async def _start_next(self, state: AgentState, placeholder: Instance) -> None:
         """

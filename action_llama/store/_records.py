@@ -400,3 +400,22 @@ class AgentSummary:
             "outputTokens": self.output_tokens,
             "totalTokens": self.input_tokens + self.output_tokens,
         }
+
+
+@frozen
+class SessionRecord:
+    """
+    One row of ``sessions``: a browser login session, by the hash of its id
+    (the id itself is never stored).
+    """
+
+    id_hash: str
+    created_at: float
+    last_seen_at: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> SessionRecord:
+        """
+        Build the record from a ``sessions`` row.
+        """
+        return cls(row["id_hash"], row["created_at"], row["last_seen_at"])

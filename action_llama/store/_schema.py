@@ -13,6 +13,11 @@ makes it cover the page-finding walk of ``list_triggers``.
 Counting the rows of ``triggers`` (the history totals) would cost a scan of the
 whole table per page, so migration 1 keeps the two totals in ``counters``,
 maintained by SQL triggers in the same transaction as every change.
+
+Migration 2 adds the gateway's login sessions and one-time login tokens. Both
+are kept only as SHA-256 hashes of the values handed to browsers, each with
+the id of the API key it was made under (``key_id``), so that sessions made
+under a key rotated while the service was down can be told apart and ended.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from ._errors import SchemaTooNew
+from ._receipt_schema import RECEIPTS_MIGRATION
 
 _MIGRATION_1 = """
 CREATE TABLE triggers (
@@ -121,7 +127,22 @@ CREATE TABLE calls (
 CREATE INDEX calls_updated ON calls (updated_at);
 """
 
-MIGRATIONS: list[str] = [_MIGRATION_1]
+_MIGRATION_2 = """
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE login_tokens (
+    token_hash TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, RECEIPTS_MIGRATION]
 """
 Every migration, oldest first; the schema version is the length of this list.
 """

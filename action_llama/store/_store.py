@@ -1,5 +1,6 @@
 """
-The store's domain API: runs, trigger history, the work queue and calls.
+The store's domain API: runs, trigger history, the work queue, calls, and the
+gateway's login sessions and tokens.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ._records import (
     NewWork,
     RunOutcome,
     RunRecord,
+    SessionRecord,
     TriggerRecord,
     TriggerResult,
     TriggerType,
@@ -294,6 +296,105 @@ class Store:
         :returns: a Deferred that fires with the call, or ``None``.
         """
         return self._db.run(lambda conn: queries.get_call(conn, call_id))
+
+    def create_session(
+        self,
+        id_hash: str,
+        key_id: str,
+        now: float,
+        idle_before: float,
+        created_before: float,
+    ) -> Deferred[None]:
+        """
+        Store a new login session, last seen at ``now``; in the same
+        transaction, delete the sessions that have expired (see
+        ``live_sessions``).
+
+        :param id_hash: the hash of the session id (never the id itself).
+        :param key_id: the id of the API key the session was made under.
+        :returns: a Deferred that fires with ``None``. It fails with
+            ``sqlite3.IntegrityError`` if the hash is taken.
+        """
+        return self._db.run(
+            lambda conn: queries.create_session(
+                conn, id_hash, key_id, now, idle_before, created_before
+            )
+        )
+
+    def live_sessions(
+        self, key_id: str | None, idle_before: float, created_before: float
+    ) -> Deferred[list[SessionRecord]]:
+        """
+        Delete the sessions that have expired, that is those last seen before
+        ``idle_before`` or created before ``created_before``, and those made
+        under an API key other than ``key_id`` (all of them if it is
+        ``None``); give the rest.
+
+        :returns: a Deferred that fires with the sessions left, in no order.
+        """
+        return self._db.run(
+            lambda conn: queries.live_sessions(
+                conn, key_id, idle_before, created_before
+            )
+        )
+
+    def touch_session(self, id_hash: str, now: float) -> Deferred[None]:
+        """
+        Record that a session was used at ``now``; a later use already
+        recorded is kept, and an unknown session is ignored.
+
+        :returns: a Deferred that fires with ``None``.
+        """
+        return self._db.run(lambda conn: queries.touch_session(conn, id_hash, now))
+
+    def end_session(self, id_hash: str) -> Deferred[bool]:
+        """
+        Delete one session.
+
+        :returns: a Deferred that fires with whether it was stored.
+        """
+        return self._db.run(lambda conn: queries.end_session(conn, id_hash))
+
+    def end_all_sessions(self) -> Deferred[int]:
+        """
+        Delete every session and every unused login token (the API key
+        changed).
+
+        :returns: a Deferred that fires with the number of sessions deleted.
+        """
+        return self._db.run(queries.end_all_sessions)
+
+    def create_login_token(
+        self, token_hash: str, key_id: str, now: float, expires_at: float
+    ) -> Deferred[None]:
+        """
+        Store a new one-time login token; in the same transaction, delete the
+        tokens that have expired by ``now``.
+
+        :param token_hash: the hash of the token (never the token itself).
+        :param key_id: the id of the API key it was issued under.
+        :returns: a Deferred that fires with ``None``. It fails with
+            ``sqlite3.IntegrityError`` if the hash is taken.
+        """
+        return self._db.run(
+            lambda conn: queries.create_login_token(
+                conn, token_hash, key_id, now, expires_at
+            )
+        )
+
+    def consume_login_token(
+        self, token_hash: str, key_id: str | None, now: float
+    ) -> Deferred[bool]:
+        """
+        Use up a login token: delete it, whatever its state, so it never
+        works twice.
+
+        :returns: a Deferred that fires with whether it was stored, had not
+            expired by ``now``, and was issued under ``key_id``.
+        """
+        return self._db.run(
+            lambda conn: queries.consume_login_token(conn, token_hash, key_id, now)
+        )
 
     def list_triggers(
         self, page: int, limit: int, dead_letter_only: bool = False

@@ -106,7 +106,7 @@ def test_doctor_regenerates_the_key_on_request(tmp_path: Path) -> None:
     old = CredentialStore().gateway_key()
     code, output = run("-p", str(root), "doctor", "--regenerate-key", "--show-key")
     new = CredentialStore().gateway_key()
-    assert code == 0 and old != new and new in output
+    assert code == 0 and new is not None and old != new and new in output
 
 
 def test_creds_add_ls_rm_round_trip(tmp_path: Path) -> None:

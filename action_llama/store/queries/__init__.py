@@ -22,6 +22,15 @@ from ._runs import (
     set_status_text,
     start_run,
 )
+from ._sessions import (
+    consume_login_token,
+    create_login_token,
+    create_session,
+    end_all_sessions,
+    end_session,
+    live_sessions,
+    touch_session,
+)
 from ._work import (
     create_call,
     enqueue,
@@ -37,7 +46,12 @@ from ._work import (
 __all__ = [
     "LOST_ERROR",
     "add_tokens",
+    "consume_login_token",
     "create_call",
+    "create_login_token",
+    "create_session",
+    "end_all_sessions",
+    "end_session",
     "enqueue",
     "finish_run",
     "get_call",
@@ -45,6 +59,7 @@ __all__ = [
     "lease",
     "list_runs",
     "list_triggers",
+    "live_sessions",
     "mark_lost_runs",
     "prune_batch",
     "queue_depths",
@@ -55,6 +70,7 @@ __all__ = [
     "set_return_value",
     "set_status_text",
     "start_run",
+    "touch_session",
     "unlease",
     "update_call",
 ]

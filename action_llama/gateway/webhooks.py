@@ -1,0 +1,465 @@
+"""
+``POST /webhooks/<type-or-source>``: receive, verify, store, match and
+dispatch a delivery; and the protected receipt APIs (replay, detail).
+
+The order of work follows SPEC.md 6: size limit, signature, durable receipt
+(before any 2xx), dedupe by the provider's delivery id, parse, match,
+dispatch through the scheduler's admission gate. A delivery that matches no
+agent is still a stored receipt: a dead letter with a machine-readable
+reason, answered 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from klein import Klein
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+
+from ..config import ProjectConfig, WebhookSource
+from ..credentials import WEBHOOK_SECRET_TYPES, CredentialStore
+from ..scheduler import Admission, Scheduler, Trigger
+from ..store._receipts import DuplicateDelivery, NewReceipt, Receipt, ReceiptStore
+from ..webhooks import (
+    PROVIDERS,
+    ParseError,
+    Provider,
+    discord_deferred_response,
+    match_agents,
+)
+from ._json import HTTPError, json_app, json_body
+
+log = Logger(namespace="action_llama.gateway.webhooks")
+
+#: The largest body accepted, in bytes.
+MAX_BODY = 10 * 1024 * 1024
+
+#: Headers kept with a receipt (lower-case); the rest are dropped.
+_KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-github-event",
+    "x-github-delivery",
+    "x-hub-signature-256",
+    "x-github-hook-id",
+    "sentry-hook-resource",
+    "sentry-hook-signature",
+    "sentry-hook-timestamp",
+    "request-id",
+    "linear-signature",
+    "linear-delivery",
+    "linear-event",
+    "x-mintlify-signature",
+    "x-slack-signature",
+    "x-slack-request-timestamp",
+    "x-slack-retry-num",
+    "x-slack-retry-reason",
+    "x-signature-ed25519",
+    "x-signature-timestamp",
+    "x-twitter-webhooks-signature",
+)
+
+
+@attrs.frozen
+class Candidate:
+    """
+    A configured source a delivery may have come through, with its secret.
+    """
+
+    source: WebhookSource
+    provider: Provider
+    secret: dict[str, str] | None
+
+
+class WebhookReceiver:
+    """
+    Everything the webhook routes need: the project's sources, the secrets,
+    the receipts and the scheduler.
+    """
+
+    def __init__(
+        self,
+        project: ProjectConfig,
+        credentials: CredentialStore,
+        receipts: ReceiptStore,
+        scheduler: Scheduler,
+    ) -> None:
+        self.project = project
+        self.credentials = credentials
+        self.receipts = receipts
+        self.scheduler = scheduler
+
+    def candidates(self, name: str) -> list[Candidate]:
+        """
+        The sources a delivery to ``/webhooks/<name>`` may belong to: the
+        source called ``name``, else every source of the type ``name``.
+
+        :raises HTTPError: 404 when there is none.
+        """
+        sources = self.project.webhooks
+        if name in sources:
+            chosen: Iterable[WebhookSource] = [sources[name]]
+        else:
+            chosen = [s for s in sources.values() if s.type == name]
+        found = [
+            Candidate(source, PROVIDERS[source.type], self._secret(source))
+            for source in chosen
+        ]
+        if not found:
+            raise HTTPError(
+                404, f"no webhook source or source type {name[:100]!r} is configured"
+            )
+        # Signed sources are tried first; an unsigned one takes what is left.
+        found.sort(key=lambda c: c.secret is None)
+        return found
+
+    def _secret(self, source: WebhookSource) -> dict[str, str] | None:
+        """
+        The secret fields of ``source``, or ``None`` for a source without a
+        credential. A configured credential that is missing from the store
+        is an empty secret, which verifies nothing.
+        """
+        if not source.credential:
+            return None
+        try:
+            return self.credentials.read(
+                WEBHOOK_SECRET_TYPES[source.type], source.credential
+            )
+        except KeyError:
+            log.warn(
+                "Webhook source {source} names credential {ref}, which is not "
+                "stored; its deliveries cannot be verified",
+                source=source.name,
+                ref=f"{WEBHOOK_SECRET_TYPES[source.type]}:{source.credential}",
+            )
+            return {}
+
+    async def receive(self, request: IRequest, name: str) -> bytes:
+        """
+        Handle one delivery (see the module docstring).
+        """
+        candidates = self.candidates(name)
+        body = _read_body(request)
+        headers = _headers(request)
+        method = request.method.decode("ascii")
+        query = {
+            k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace")
+            for k, v in (request.args or {}).items()
+            if v
+        }
+        now = self.scheduler.clock.seconds()
+        for candidate in candidates:
+            answer = candidate.provider.handshake(
+                method, headers, body, query, candidate.secret
+            )
+            if answer is not None:
+                request.setResponseCode(answer.code)
+                request.setHeader(b"content-type", answer.content_type.encode())
+                return answer.body
+        if method != "POST":
+            raise HTTPError(405, "webhooks are delivered with POST", allow="POST")
+
+        chosen, verdict = _verify(candidates, headers, body, now)
+        provider = chosen.provider
+        source = chosen.source.name
+        if not verdict.ok:
+            receipt_id = await self._store(
+                NewReceipt(
+                    received_at=now,
+                    provider=provider.name,
+                    source=source,
+                    delivery_id=None,
+                    verdict=verdict.reason or "bad_signature",
+                    headers=_kept(headers),
+                    body=body,
+                    dead_letter_reason="stale"
+                    if verdict.reason == "stale"
+                    else "bad_signature",
+                )
+            )
+            log.warn(
+                "Refused a {provider} delivery to {source}: {reason} "
+                "(receipt {receipt})",
+                provider=provider.name,
+                source=source,
+                reason=verdict.reason,
+                receipt=receipt_id,
+            )
+            return _refusal(request, verdict.reason, receipt_id)
+
+        delivery_id = _delivery_id(provider, headers, body)
+        try:
+            context = provider.parse(headers, body)
+        except ParseError as e:
+            context = None
+            parse_error = str(e)
+        matched: list[str] = []
+        if context is not None:
+            context = attrs.evolve(context, source=source)
+            matched = match_agents(self.project.agents, source, context)
+        reason = "parse_error" if context is None else (None if matched else "no_match")
+        try:
+            receipt_id = await self._store(
+                NewReceipt(
+                    received_at=now,
+                    provider=provider.name,
+                    source=source,
+                    delivery_id=delivery_id,
+                    verdict=verdict.reason or "verified",
+                    headers=_kept(headers),
+                    body=body,
+                    event=context.event if context else None,
+                    matched=tuple(matched),
+                    dead_letter_reason=reason,
+                )
+            )
+        except DuplicateDelivery as e:
+            return json_body(
+                request, {"ok": True, "duplicate": True, "receiptId": e.receipt_id}
+            )
+        if context is None:
+            log.warn(
+                "Could not read a {provider} delivery to {source}: {error}",
+                provider=provider.name,
+                source=source,
+                error=parse_error,
+            )
+            return json_body(
+                request,
+                {
+                    "ok": True,
+                    "receiptId": receipt_id,
+                    "matched": [],
+                    "deadLetterReason": reason,
+                },
+            )
+        context = attrs.evolve(context, receipt_id=receipt_id)
+        result = await self.dispatch(
+            receipt_id, context.to_json(), matched, "webhook", source
+        )
+        deferred_answer = discord_deferred_response(context)
+        if deferred_answer is not None and matched:
+            request.setHeader(b"content-type", deferred_answer.content_type.encode())
+            return deferred_answer.body
+        return json_body(request, {"ok": True, "receiptId": receipt_id, **result})
+
+    async def _store(self, receipt: NewReceipt) -> str:
+        """
+        Store a receipt durably, or refuse the delivery with 503 so the
+        sender retries.
+        """
+        try:
+            return await self.receipts.add(receipt)
+        except DuplicateDelivery:
+            raise
+        except Exception:
+            log.failure("Could not store a webhook receipt")
+            raise HTTPError(
+                503, "the delivery could not be stored; retry later", retry_after="5"
+            ) from None
+
+    async def dispatch(
+        self,
+        receipt_id: str,
+        context: dict[str, Any],
+        matched: list[str],
+        kind: str,
+        source: str,
+    ) -> dict[str, Any]:
+        """
+        Submit a stored delivery to each matched agent through the admission
+        gate, and record what became of it.
+
+        :returns: ``matched``, ``started``, ``queued`` and, when nothing took
+            it, ``deadLetterReason``.
+        """
+        started: list[str] = []
+        queued: list[str] = []
+        refusals: list[str] = []
+        for agent in matched:
+            admission: Admission = await self.scheduler.submit(
+                agent,
+                Trigger(kind, source=source, context=context, receipt_id=receipt_id),  # type: ignore[arg-type]
+            )
+            if admission.outcome == "started":
+                started.append(agent)
+            elif admission.outcome == "queued":
+                queued.append(agent)
+            else:
+                refusals.append(admission.reason or "refused")
+        result: dict[str, Any] = {
+            "matched": matched,
+            "started": started,
+            "queued": queued,
+        }
+        if matched and not started and not queued:
+            reason = "agent_disabled" if "agent_disabled" in refusals else "queue_full"
+            await self.receipts.set_outcome(
+                receipt_id, tuple(matched), reason, self.scheduler.clock.seconds()
+            )
+            result["deadLetterReason"] = reason
+        elif not matched:
+            result["deadLetterReason"] = "no_match"
+        return result
+
+    async def replay(self, receipt_id: str, dry_run: bool) -> dict[str, Any]:
+        """
+        Re-dispatch a stored delivery through the current filters.
+
+        :raises HTTPError: 404 for an unknown receipt, 409 for one that was
+            refused (its body was not trusted, and may be cut short).
+        """
+        original = await self.receipts.get(receipt_id)
+        if original is None:
+            raise HTTPError(404, f"no webhook receipt {receipt_id[:64]!r}")
+        if original.verdict not in ("verified", "unsigned", "replay"):
+            raise HTTPError(
+                409,
+                f"receipt {receipt_id} failed its signature check and cannot be "
+                "replayed",
+            )
+        provider = PROVIDERS[original.provider]
+        try:
+            context = provider.parse(original.headers, original.body)
+        except ParseError as e:
+            raise HTTPError(409, f"receipt {receipt_id} cannot be read: {e}") from None
+        context = attrs.evolve(context, source=original.source)
+        matched = match_agents(self.project.agents, original.source or "", context)
+        if dry_run:
+            return {
+                "ok": True,
+                "dryRun": True,
+                "receiptId": receipt_id,
+                "matched": matched,
+            }
+        new_id = await self._store(
+            NewReceipt(
+                received_at=self.scheduler.clock.seconds(),
+                provider=original.provider,
+                source=original.source,
+                delivery_id=original.delivery_id,
+                verdict="replay",
+                headers=original.headers,
+                body=original.body,
+                event=context.event,
+                matched=tuple(matched),
+                dead_letter_reason=None if matched else "no_match",
+                replay_of=original.receipt_id,
+            )
+        )
+        context = attrs.evolve(context, receipt_id=new_id)
+        result = await self.dispatch(
+            new_id,
+            context.to_json(),
+            matched,
+            "replay",
+            original.source or original.provider,
+        )
+        return {"ok": True, "receiptId": new_id, "replayOf": receipt_id, **result}
+
+    async def detail(self, receipt_id: str) -> dict[str, Any]:
+        """
+        One receipt in full, with the replays made of it.
+
+        :raises HTTPError: 404 for an unknown receipt.
+        """
+        receipt: Receipt | None = await self.receipts.get(receipt_id)
+        if receipt is None:
+            raise HTTPError(404, f"no webhook receipt {receipt_id[:64]!r}")
+        shape = receipt.to_json(with_body=True)
+        shape["replays"] = await self.receipts.replays_of(receipt_id)
+        return shape
+
+
+def _verify(
+    candidates: list[Candidate], headers: dict[str, str], body: bytes, now: float
+) -> tuple[Candidate, Any]:
+    """
+    The first source whose secret verifies the delivery (an unsigned source
+    accepts anything), or the first source with the reason it failed.
+    """
+    first_failure = None
+    for candidate in candidates:
+        verdict = candidate.provider.verify(headers, body, candidate.secret, now)
+        if verdict.ok:
+            return candidate, verdict
+        if first_failure is None:
+            first_failure = (candidate, verdict)
+    assert first_failure is not None
+    return first_failure
+
+
+def _delivery_id(
+    provider: Provider, headers: dict[str, str], body: bytes
+) -> str | None:
+    try:
+        return provider.delivery_id(headers, body)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _refusal(request: IRequest, reason: str | None, receipt_id: str) -> bytes:
+    messages = {
+        "stale": "the delivery's timestamp is too old",
+        "missing_signature": "the delivery carries no signature",
+    }
+    message = messages.get(reason or "", "the delivery's signature does not match")
+    return json_body(request, {"error": message, "receiptId": receipt_id}, 401)
+
+
+def _read_body(request: IRequest) -> bytes:
+    """
+    The raw body, refusing one over `MAX_BODY` with 413.
+    """
+    declared = request.getHeader(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPError(413, f"the body is larger than {MAX_BODY} bytes")
+    if request.content is None:
+        return b""
+    request.content.seek(0)
+    body = request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise HTTPError(413, f"the body is larger than {MAX_BODY} bytes")
+    return body
+
+
+def _headers(request: IRequest) -> dict[str, str]:
+    """
+    The request's headers, lower-cased, first value of each.
+    """
+    found = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        if values:
+            found[name.decode("latin-1").lower()] = values[0].decode("latin-1")
+    return found
+
+
+def _kept(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k in _KEPT_HEADERS}
+
+
+def add_webhook_routes(app: Klein, receiver: WebhookReceiver) -> None:
+    """
+    Add ``/webhooks/<name>`` (POST, and GET for X's CRC check) to ``app``.
+    """
+
+    @app.route("/webhooks/<name>", methods=["POST", "GET"])
+    async def webhook(request: IRequest, name: str) -> bytes:
+        return await receiver.receive(request, name)
+
+
+def receipts_resource(receiver: WebhookReceiver) -> Any:
+    """
+    The protected ``/api/webhooks`` tree: replay a stored delivery.
+    """
+    app = json_app()
+
+    @app.route("/<receipt_id>/replay", methods=["POST"])
+    async def replay(request: IRequest, receipt_id: str) -> bytes:
+        dry_run = request.args.get(b"dryRun", [b"false"])[0].lower() in (b"true", b"1")
+        return json_body(request, await receiver.replay(receipt_id, dry_run))
+
+    return app.resource()
