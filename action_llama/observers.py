@@ -93,7 +93,9 @@ class DailyJSONFileObserver:
     Append each event as a JSON line to ``<directory>/<prefix>-YYYY-MM-DD.log``.
 
     The date is the event's local date, so a file holds one calendar day as
-    the person reading it counts days.
+    the person reading it counts days. Events marked ``console_only`` (a
+    live one-time login link) are meant for the person at the terminal and
+    are not written to the file.
     """
 
     def __init__(self, directory: Path, prefix: str = "scheduler") -> None:
@@ -109,6 +111,8 @@ class DailyJSONFileObserver:
         return self._directory / f"{self._prefix}-{day}.log"
 
     def __call__(self, event: LogEvent) -> None:
+        if event.get("console_only"):
+            return
         day = time.strftime("%Y-%m-%d", time.localtime(event.get("log_time", 0)))
         if day != self._day or self._file is None:
             self.close()

@@ -16,7 +16,6 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import (
     Deferred,
     ensureDeferred,
-    fail,
     maybeDeferred,
     succeed,
 )
@@ -38,6 +37,8 @@ from .gateway.webhooks import WebhookReceiver
 from .locks import LockTable
 from .logs import AgentLogs
 from .observers import DailyJSONFileObserver
+from .once import Once
+from .retention import RetentionService
 from .runtime import ProcessRuntime
 from .scheduler import Scheduler
 from .store import Database, Store
@@ -114,26 +115,23 @@ class StoreService(Service):
         self.db = db
         self._lock_path = lock_path
         self._lock_file: IO[str] | None = None
-        self._ready: Deferred[None] | None = None
+        self._ready: Once[None] = Once()
 
     def when_ready(self) -> Deferred[None]:
         """
         A Deferred that fires once the database is open and migrated, or
-        fails with the reason it could not be.
+        fails with the reason it could not be (`ProjectInUse` among them).
         """
-        assert self._ready is not None, "the store has not been started"
-        d: Deferred[None] = Deferred()
-        self._ready.addBoth(_pass_on, d)
-        return d
+        return self._ready.wait()
 
     def startService(self) -> None:
         super().startService()
         try:
             self._lock()
         except ProjectInUse:
-            self._ready = fail()
+            self._ready.settle(Failure())
             return
-        self._ready = self.db.start()
+        self._ready.follow(self.db.start())
 
     def _lock(self) -> None:
         """
@@ -220,37 +218,24 @@ class GatewayService(Service):
         self._endpoint = TCP4ServerEndpoint(reactor, port, interface=interface)
         self._site = site
         self._port: IListeningPort | None = None
-        self._outcome: Failure | IListeningPort | None = None
-        self._waiting: list[Deferred[IListeningPort]] = []
+        self._listening: Once[IListeningPort] = Once()
 
     def when_listening(self) -> Deferred[IListeningPort]:
         """
         A new Deferred that fires with the listening port once it is bound,
         or fails with the reason it could not be.
         """
-        d: Deferred[IListeningPort] = Deferred()
-        if self._outcome is None:
-            self._waiting.append(d)
-        elif isinstance(self._outcome, Failure):
-            d.errback(self._outcome)
-        else:
-            d.callback(self._outcome)
-        return d
+        return self._listening.wait()
 
     def startService(self) -> None:
         super().startService()
-        self._endpoint.listen(self._site).addBoth(self._settled)
+        d = self._endpoint.listen(self._site)
+        d.addCallback(self._bound)
+        self._listening.follow(d)
 
-    def _settled(self, outcome: Failure | IListeningPort) -> None:
-        self._outcome = outcome
-        if not isinstance(outcome, Failure):
-            self._port = outcome
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            if isinstance(outcome, Failure):
-                d.errback(outcome)
-            else:
-                d.callback(outcome)
+    def _bound(self, port: IListeningPort) -> IListeningPort:
+        self._port = port
+        return port
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
@@ -314,6 +299,71 @@ class _StartupReport(Service):
         )
 
 
+def database_path(project: ProjectConfig) -> Path:
+    """
+    Where the project's database lives.
+    """
+    return project.state_dir / "action-llama.db"
+
+
+def lock_path(project: ProjectConfig) -> Path:
+    """
+    The lock file that one service (or one ``al run``) per project holds.
+    """
+    return project.state_dir / "service.lock"
+
+
+@frozen
+class Core:
+    """
+    The parts every way of running agents shares: the database behind the
+    project lock, the event hub, the agents' logs, and the scheduler.
+
+    ``al start`` adds the gateway, streams, sessions and retention around
+    it; ``al run`` serves only the run routes and never starts the
+    scheduler service itself (no cron, no queue drain).
+    """
+
+    db: Database
+    store: StoreService
+    events: EventHub
+    logs: AgentLogs
+    scheduler: Scheduler
+
+
+def build_core(
+    project: ProjectConfig,
+    reactor: Any,
+    credentials: CredentialStore,
+    clock: IReactorTime,
+    gateway_url: str = "",
+) -> Core:
+    """
+    Build the shared parts for ``project``; nothing starts until their
+    services are started.
+
+    :param gateway_url: where runs reach the gateway, if already known.
+    """
+    db = Database(str(database_path(project)), reactor)
+    store_service = StoreService(db, lock_path(project))
+    store_service.setName("store")
+    events = EventHub()
+    logs = AgentLogs(project.state_dir / "logs", events, clock)
+    scheduler = Scheduler(
+        project,
+        Store(db),
+        ProcessRuntime(reactor, project.state_dir, credentials),
+        clock,
+        events,
+        logs,
+        LockTable(clock, project.resource_lock_timeout),
+        gateway_url=gateway_url,
+        store_ready=store_service.when_ready,
+    )
+    scheduler.setName("scheduler")
+    return Core(db, store_service, events, logs, scheduler)
+
+
 def makeService(
     options: ServiceOptions,
     reactor: Any = None,
@@ -348,29 +398,27 @@ def makeService(
 
     top = SequentialMultiService()
     ProjectLogService(project.state_dir / "logs").setServiceParent(top)
-    db = Database(str(project.state_dir / "action-llama.db"), reactor)
-    store_service = StoreService(db, project.state_dir / "service.lock")
-    store_service.setName("store")
-    store_service.setServiceParent(top)
-    events = EventHub()
-    scheduler = Scheduler(
+    core = build_core(
         project,
-        Store(db),
-        ProcessRuntime(reactor, project.state_dir, credentials),
+        reactor,
+        credentials,
         clock,
-        events,
-        AgentLogs(project.state_dir / "logs", events, clock),
-        LockTable(clock, project.resource_lock_timeout),
         gateway_url=f"http://127.0.0.1:{options.gateway_port}",
-        store_ready=store_service.when_ready,
     )
-    scheduler.setName("scheduler")
+    db, scheduler = core.db, core.scheduler
+    core.store.setServiceParent(top)
     scheduler.setServiceParent(top)
+    receipts = ReceiptStore(db)
+    RetentionService(
+        clock,
+        Store(db),
+        receipts,
+        project.state_dir / "runs",
+        project.history_retention_days,
+    ).setServiceParent(top)
     # The sessions name the key they were made under, and a new key ends
     # them: each refers to the other, so the key is reached late here.
-    sessions = Sessions(
-        Store(db), clock, lambda: keys.key_id(), store_service.when_ready
-    )
+    sessions = Sessions(Store(db), clock, lambda: keys.key_id(), core.store.when_ready)
     sessions.setName("sessions")
     sessions.setServiceParent(top)
     keys = KeyWatcher(credentials, on_rotate=sessions.end_all)
@@ -380,10 +428,10 @@ def makeService(
     status = StatusStream(
         clock,
         scheduler.snapshot,
-        lambda callback: events.subscribe("state", callback),
+        lambda callback: core.events.subscribe("state", callback),
     )
     StreamService(status).setServiceParent(top)
-    webhooks = WebhookReceiver(project, credentials, ReceiptStore(db), scheduler)
+    webhooks = WebhookReceiver(project, credentials, receipts, scheduler)
     site = GatewaySite(
         build_root(clock, scheduler, auth, reactor.stop, status, webhooks, login)
     )
@@ -395,18 +443,6 @@ def makeService(
     _StartupReport(options, gateway).setServiceParent(top)
     gateway.setServiceParent(top)
     return top
-
-
-def _pass_on(result: Any, d: Deferred[Any]) -> Any:
-    """
-    Fire ``d`` with ``result`` (a value or a Failure) and keep the chain's
-    result unchanged for later listeners.
-    """
-    if isinstance(result, Failure):
-        d.errback(result)
-    else:
-        d.callback(result)
-    return result
 
 
 def _tell_runs_the_port(port: IListeningPort, scheduler: Scheduler) -> None:
@@ -431,6 +467,7 @@ def _log_login_link(port: IListeningPort, links: LoginLinks) -> None:
             "Dashboard login link (single use, {minutes} minutes): {url}",
             minutes=round(links.lifetime / 60),
             url=link_url(base, token),
+            console_only=True,
         )
     )
     d.addErrback(

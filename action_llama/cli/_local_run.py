@@ -18,27 +18,21 @@ from typing import Any
 from twisted.application.service import MultiService
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
-from twisted.web.resource import IResource
 
 from ..config import ProjectConfig
 from ..credentials import CredentialStore
-from ..events import Event, EventHub
-from ..gateway import GatewaySite
-from ..gateway._json import json_app
-from ..gateway.execution import add_execution_routes
-from ..gateway.health import add_health_routes
-from ..locks import LockTable
-from ..logs import AgentLogs
-from ..runtime import ProcessRuntime
+from ..events import Event
+from ..gateway import GatewaySite, build_run_root
 from ..scheduler import Scheduler, Trigger
 from ..service import (
+    Core,
     GatewayService,
     ProjectInUse,
     SequentialMultiService,
     StoreService,
+    build_core,
 )
-from ..store import Database, RunRecord, Store
+from ..store import RunRecord
 from ._client import GATEWAY_URL_ENV
 from ._common import CLIError
 
@@ -82,15 +76,15 @@ class LocalRun:
             reactor stopped before the run began.
         """
         self._reactor.addSystemEventTrigger("before", "shutdown", self._interrupt)
-        state_dir = self._project.state_dir
-        db = Database(str(state_dir / "action-llama.db"), self._reactor)
-        store = StoreService(db, state_dir / "service.lock")
+        core = build_core(
+            self._project, self._reactor, CredentialStore(), self._reactor
+        )
         top = SequentialMultiService()
-        store.setServiceParent(top)
+        core.store.setServiceParent(top)
         top.startService()
         try:
-            await _ready(store)
-            return await self._run_with_store(db, top)
+            await _ready(core.store)
+            return await self._run_with_store(core, top)
         finally:
             try:
                 await top.stopService()
@@ -107,26 +101,14 @@ class LocalRun:
             self._scheduler.kill_agent(self._agent)
         return self._done
 
-    async def _run_with_store(self, db: Database, top: MultiService) -> RunRecord:
+    async def _run_with_store(self, core: Core, top: MultiService) -> RunRecord:
         """
         With the project database open: serve the run routes, start the run,
         and wait until it has ended and been recorded.
         """
-        reactor, project = self._reactor, self._project
-        credentials = CredentialStore()
-        events = EventHub()
-        logs = AgentLogs(project.state_dir / "logs", events, reactor)
-        scheduler = Scheduler(
-            project,
-            Store(db),
-            ProcessRuntime(reactor, project.state_dir, credentials),
-            reactor,
-            events,
-            logs,
-            LockTable(reactor, project.resource_lock_timeout),
-        )
-
-        site = GatewaySite(_run_routes(reactor, scheduler))
+        reactor = self._reactor
+        scheduler, events, logs = core.scheduler, core.events, core.logs
+        site = GatewaySite(build_run_root(reactor, scheduler))
         gateway = GatewayService(reactor, site, 0, "127.0.0.1")
         gateway.setServiceParent(top)
         address = (await gateway.when_listening()).getHost()
@@ -143,20 +125,6 @@ class LocalRun:
         finally:
             unsubscribe()
             logs.close()
-
-
-def _run_routes(clock: IReactorTime, scheduler: Scheduler) -> IResource:
-    """
-    The part of the gateway a run talks to: ``/health`` and the run routes
-    (signals, locks, calls), which need the run's own secret.
-    """
-    # XXX json_app lives in a private module of the gateway; this tree should
-    # come from the gateway package (or from service.py with the rest of this
-    # stack), so that it cannot drift from the one the service serves.
-    app = json_app()
-    add_health_routes(app, clock, scheduler.started_at, lambda: 1)
-    add_execution_routes(app, scheduler)
-    return app.resource()
 
 
 async def _ready(store: StoreService) -> None:

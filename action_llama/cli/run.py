@@ -22,6 +22,7 @@ from twisted.logger import globalLogBeginner
 
 from ..config import ProjectConfig
 from ..observers import DailyJSONFileObserver
+from ..service import database_path
 from ..store import Database, RunRecord, queries
 from ._client import GatewayClient, GatewayNotRunning
 from ._common import CLIError, load_or_exit, project_option, project_root, run_async
@@ -95,7 +96,7 @@ async def _follow(
     :param since: a time before the trigger, to find a queued run by.
     :returns: the ended run.
     """
-    db = Database(str(project.state_dir / "action-llama.db"), reactor)
+    db = Database(str(database_path(project)), reactor)
     instance_id: str | None = admission.get("instanceId")
     work_id: str | None = admission.get("workId")
     waiting: list[dict[str, Any]] = []

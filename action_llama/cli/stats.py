@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 
 from ..config import ProjectConfig
 from ..logs import iso_time
+from ..service import database_path
 from ..store import AgentSummary, Database, RunRecord, SchemaTooNew, queries
 from ._common import CLIError, load_or_exit, project_option, project_root
 from ._display import duration, one_line, table
@@ -144,7 +145,7 @@ def _read(
 
     :raises CLIError: if the database cannot be read.
     """
-    path = project.state_dir / "action-llama.db"
+    path = database_path(project)
     if not path.exists():
         return History({}, [], [])
 

@@ -90,6 +90,19 @@ def build_root(
     return app.resource()
 
 
+def build_run_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
+    """
+    The part of the gateway a run talks to, alone: ``/health`` and the run
+    routes (signals, locks, calls), for ``al run`` without a service.
+    """
+    app = json_app()
+    add_health_routes(
+        app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
+    )
+    add_execution_routes(app, scheduler)
+    return app.resource()
+
+
 def _log_subscriber(
     scheduler: Scheduler,
 ) -> Callable[[Callable[[Any], None]], Callable[[], None]]:
