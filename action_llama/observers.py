@@ -42,7 +42,8 @@ def format_console_line(event: LogEvent) -> str:
     """
     when = time.strftime("%H:%M:%S", time.localtime(event.get("log_time", 0)))
     level = _LEVEL_NAMES.get(event.get("log_level", LogLevel.info), "INFO")
-    source = event.get("log_system") or _short_namespace(event)
+    system = event.get("log_system")
+    source = system if system and system != "-" else _short_namespace(event)
     text = formatEvent(event)
     line = f"{when} {level:<5} {source}: {text}\n"
     failure = event.get("log_failure")

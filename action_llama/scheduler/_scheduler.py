@@ -19,7 +19,7 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from .. import __version__
@@ -256,7 +256,6 @@ class Scheduler(Service):
         Store ``trigger`` at the end of the agent's queue, dropping the
         oldest items beyond its bound.
         """
-        state.queued += 1
         item = NewWork(
             agent=state.name,
             trigger_type=trigger.kind,
@@ -267,6 +266,7 @@ class Scheduler(Service):
             depth=trigger.depth,
             receipt_id=trigger.receipt_id,
         )
+        state.queued += 1
         try:
             result = await self.store.enqueue(item, state.config.max_work_queue_size)
         except BaseException:
@@ -336,17 +336,17 @@ class Scheduler(Service):
         self, state: AgentState, instance: Instance, item: WorkItem | None
     ) -> Admission:
         trigger = instance.trigger
-        run = NewRun(
-            instance_id=instance.id,
-            agent=state.name,
-            trigger_type=trigger.kind,
-            started_at=instance.started_at,
-            trigger_source=trigger.source,
-            context=dict(trigger.context),
-            call_id=trigger.call_id,
-            receipt_id=trigger.receipt_id,
-        )
         try:
+            run = NewRun(
+                instance_id=instance.id,
+                agent=state.name,
+                trigger_type=trigger.kind,
+                started_at=instance.started_at,
+                trigger_source=trigger.source,
+                context=dict(trigger.context),
+                call_id=trigger.call_id,
+                receipt_id=trigger.receipt_id,
+            )
             await self.store.start_run(
                 run,
                 trigger_id=item.trigger_id if item else None,
@@ -377,6 +377,12 @@ class Scheduler(Service):
             f"Run started ({trigger.kind}"
             + (f" from {trigger.source}" if trigger.source else "")
             + ")",
+        )
+        self.log.info(
+            "{instance} started ({kind})",
+            instance=instance.id,
+            agent=state.name,
+            kind=trigger.kind,
         )
         handle = self.runtime.start(
             self._spec(state.config, instance), self._on_line(instance)
@@ -467,6 +473,15 @@ class Scheduler(Service):
         if released:
             message += f"; released {len(released)} lock(s)"
         self.logs.write(state.name, instance.id, level, message)
+        self.log.emit(
+            LogLevel.info if result.outcome == "completed" else LogLevel.warn,
+            "{instance} ended: {outcome}, exit code {exit_code} after {seconds:.1f} s",
+            instance=instance.id,
+            agent=state.name,
+            outcome=result.outcome,
+            exit_code=result.exit_code,
+            seconds=state.last_duration,
+        )
         try:
             await self.store.finish_run(
                 instance.id, now, result.outcome, result.exit_code, error=result.reason
@@ -559,31 +574,40 @@ class Scheduler(Service):
         """
         self._taking.discard(taking)
 
-    async def _start_next(self, state: AgentState, placeholder: Instance) -> None:
+    async def _start_next(self, state: AgentState, instance: Instance) -> None:
         """
-        Lease the oldest item of ``state``'s queue into the reserved slot of
-        ``placeholder`` and start it; give the slot back if there is none.
+        Lease the oldest item of ``state``'s queue and start it as
+        ``instance``, whose runner slot was reserved for it; give the slot
+        back if there is nothing to start after all.
+
+        The reserved instance becomes the run, so a kill that arrives while
+        the item is being taken still reaches the run.
         """
         try:
             item = await self.store.lease(state.name, self.clock.seconds())
-        finally:
-            self._unreserve(state, placeholder)
+        except BaseException:
+            self._unreserve(state, instance)
+            raise
         if item is None:
+            self._unreserve(state, instance)
             self._drain()
             return
-        trigger = Trigger(
+        if not state.enabled or self.paused or self.stopping:
+            self._unreserve(state, instance)
+            await self.store.unlease(item.work_id)
+            state.queued += 1
+            return
+        instance.trigger = Trigger(
             kind=item.trigger_type,  # type: ignore[arg-type]
             source=item.trigger_source,
             context=item.context,
             call_id=item.call_id,
             depth=item.depth,
-            receipt_id=item.context.get("receiptId"),
+            receipt_id=item.receipt_id,
         )
-        if not state.enabled or self.paused or self.stopping:
-            await self.store.unlease(item.work_id)
-            state.queued += 1
-            return
-        await self._start(state, trigger, item)
+        instance.started_at = self.clock.seconds()
+        instance.ended = Deferred()
+        await self._launch(state, instance, item)
 
     # -- controls ---------------------------------------------------------------
 
@@ -624,8 +648,15 @@ class Scheduler(Service):
         Enable or disable one agent.
 
         :raises KeyError: for an unknown agent.
+        :raises ValueError: when enabling an agent whose config has
+            ``scale = 0``: it has no runner, so its work could never start.
         """
         state = self._agents[agent]
+        if enabled and state.config.scale == 0:
+            raise ValueError(
+                f"{agent} has scale = 0 in its config.toml; raise its scale to "
+                "enable it"
+            )
         if state.enabled != enabled:
             state.enabled = enabled
             self.log.info(

@@ -236,6 +236,9 @@ class WorkItem:
         ``unlease``, that is how many times it was taken to start.
     :ivar leased_at: set while the item is being started.
     :ivar quarantined_at: set once the item is a dead letter.
+    :ivar receipt_id: the webhook receipt behind the work; it lives on the
+        item's trigger row, and only ``lease`` (which starts the work) reads
+        it from there.
     """
 
     work_id: str
@@ -251,6 +254,7 @@ class WorkItem:
     attempts: int
     leased_at: float | None
     quarantined_at: float | None
+    receipt_id: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> WorkItem:

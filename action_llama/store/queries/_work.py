@@ -91,7 +91,15 @@ def lease(conn: sqlite3.Connection, agent: str, now: float) -> WorkItem | None:
         "UPDATE work_queue SET leased_at = ?, attempts = attempts + 1 WHERE seq = ?",
         (now, item.seq),
     )
-    return evolve(item, leased_at=now, attempts=item.attempts + 1)
+    receipt = conn.execute(
+        "SELECT receipt_id FROM triggers WHERE id = ?", (item.trigger_id,)
+    ).fetchone()
+    return evolve(
+        item,
+        leased_at=now,
+        attempts=item.attempts + 1,
+        receipt_id=receipt["receipt_id"] if receipt is not None else None,
+    )
 
 
 def unlease(conn: sqlite3.Connection, work_id: str) -> None:
