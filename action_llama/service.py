@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -210,12 +211,22 @@ class ProjectLogService(Service):
 class GatewayService(Service):
     """
     Listens for HTTP on the configured port and serves the gateway's tree.
+
+    :param after: gives a Deferred to wait for before listening (the
+        scheduler's start-up), so that the first request already finds the
+        database open and the state rebuilt.
     """
 
     def __init__(
-        self, reactor: IReactorTCP, site: GatewaySite, port: int, interface: str
+        self,
+        reactor: IReactorTCP,
+        site: GatewaySite,
+        port: int,
+        interface: str,
+        after: Callable[[], Deferred[Any]] | None = None,
     ) -> None:
         self._endpoint = TCP4ServerEndpoint(reactor, port, interface=interface)
+        self._after = after
         self._site = site
         self._port: IListeningPort | None = None
         self._listening: Once[IListeningPort] = Once()
@@ -229,9 +240,14 @@ class GatewayService(Service):
 
     def startService(self) -> None:
         super().startService()
-        d = self._endpoint.listen(self._site)
-        d.addCallback(self._bound)
+        d = self._after() if self._after is not None else succeed(None)
+        d.addCallback(lambda _: self._listen())
         self._listening.follow(d)
+
+    def _listen(self) -> Deferred[IListeningPort]:
+        if not self.running:
+            raise RuntimeError("the gateway was stopped before it could listen")
+        return self._endpoint.listen(self._site).addCallback(self._bound)
 
     def _bound(self, port: IListeningPort) -> IListeningPort:
         self._port = port
@@ -435,7 +451,13 @@ def makeService(
     site = GatewaySite(
         build_root(clock, scheduler, auth, reactor.stop, status, webhooks, login)
     )
-    gateway = GatewayService(reactor, site, options.gateway_port, options.interface)
+    gateway = GatewayService(
+        reactor,
+        site,
+        options.gateway_port,
+        options.interface,
+        after=lambda: scheduler.ready,
+    )
     gateway.setName("gateway")
     gateway.when_listening().addCallback(_tell_runs_the_port, scheduler)
     if options.web_ui:

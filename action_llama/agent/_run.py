@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -90,11 +91,13 @@ def _run(run_file: Path) -> int:
     if code is not None:
         return code
     if run.get("models"):
-        # XXX the LLM session (action_llama.agent.session.run_session) is a
-        # later issue; until it lands, agents with models fail clearly
-        # rather than silently running only their hooks.
-        emit("error", "LLM sessions are not available yet in this build")
-        return 1
+        # Imported here: Twisted and treq are slow to import, and script
+        # agents never need them.
+        from action_llama.agent.session import run_session
+
+        code = run_session(run)
+        if code is not None:
+            return code
     code = _run_hooks("post", hooks.get("post", []))
     if code is not None:
         return code
@@ -114,7 +117,7 @@ def _run_hooks(phase: str, commands: list[str]) -> int | None:
         fields = {"phase": f"{phase}-hook", "hook": number}
         emit("info", f"$ {command}", **fields)
         status = _run_hook(command, fields)
-        requested = _requested_exit()
+        requested = requested_exit()
         if requested is not None:
             emit("info", f"al-exit ended the run with code {requested}", **fields)
             return requested
@@ -139,7 +142,7 @@ def _run_hook(command: str, fields: dict[str, Any]) -> int:
     """
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
-        env=_hook_env(),
+        env=command_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -180,10 +183,10 @@ def _relay(lines: list[bytes], level: str, fields: dict[str, Any]) -> None:
                 emit(level, text[start : start + _MAX_MESSAGE], **fields)
 
 
-def _hook_env() -> dict[str, str]:
+def command_env() -> dict[str, str]:
     """
-    The environment of the next hook: ours, plus what ``setenv`` stored, with
-    the agent commands first on ``PATH``.
+    The environment of the next hook or session command: ours, plus what
+    ``setenv`` stored, with the agent commands first on ``PATH``.
     """
     env = dict(os.environ)
     if "AL_ENV_FILE" in env:
@@ -195,7 +198,7 @@ def _hook_env() -> dict[str, str]:
     return env
 
 
-def _requested_exit() -> int | None:
+def requested_exit() -> int | None:
     """
     The exit code ``al-exit`` stored for this run, if it was called.
     """
@@ -229,21 +232,60 @@ def _become_subreaper() -> None:
 
 def _end_group() -> None:
     """
-    Send ``SIGTERM`` to what is left in the run's process group, and reap
-    every child until none is left or the grace period is over (the runtime
-    sends ``SIGKILL`` to the group when we exit).
+    End what is left in the run's process group and reap it, so that nothing
+    of the run outlives it: ``SIGTERM`` first, then, for whatever is still
+    there after the grace period, ``SIGKILL``.
+
+    The runtime also sends ``SIGKILL`` to the group once we exit, but by then
+    the stragglers are orphans that only init can reap.
     """
     if os.getpgrp() != os.getpid():
         return
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.killpg(0, signal.SIGTERM)
-    deadline = time.monotonic() + _REAP_GRACE
+    if _reap(time.monotonic() + _REAP_GRACE):
+        return
+    for pid in _others_in_group():
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _reap(time.monotonic() + _REAP_GRACE)
+
+
+def _reap(deadline: float) -> bool:
+    """
+    Reap children (ours, and the orphans we adopted) until there are none
+    left or ``deadline`` (a ``time.monotonic`` value) has passed.
+
+    :returns: whether none is left.
+    """
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return True
         if pid == 0 and time.monotonic() > deadline:
-            return
+            return False
         if pid == 0:
             time.sleep(0.01)
+
+
+def _others_in_group() -> list[int]:
+    """
+    The other live processes of our process group, read from ``/proc``; none
+    where there is no ``/proc``.
+    """
+    me, group = os.getpid(), os.getpgrp()
+    found = []
+    with suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            # The fields after the command name: state, ppid, pgrp, ...
+            fields = stat.rpartition(")")[2].split()
+            if len(fields) > 2 and int(fields[2]) == group:
+                found.append(int(entry))
+    return found

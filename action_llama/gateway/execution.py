@@ -50,6 +50,21 @@ def _text(body: Any, name: str, limit: int = 10_000) -> str:
     return value
 
 
+def _count(body: Any, name: str) -> int:
+    """
+    A token count field of a JSON body.
+
+    :raises HTTPError: 400 when it is missing or not a whole number from 0
+        to 10**9.
+    """
+    value = body.get(name) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HTTPError(400, f"the body needs a whole number field {name!r}")
+    if not 0 <= value <= 10**9:
+        raise HTTPError(400, f"{name!r} must be from 0 to 1000000000")
+    return value
+
+
 def add_execution_routes(app: Klein, scheduler: Scheduler) -> None:
     """
     Add the run routes (``/signals/*``, ``/locks/acquire|release|heartbeat``,
@@ -80,12 +95,21 @@ def add_execution_routes(app: Klein, scheduler: Scheduler) -> None:
         d = scheduler.set_return(instance, value)
         return d.addCallback(lambda _: json_body(request, {"ok": True}))
 
+    @app.route("/signals/usage", methods=["POST"])
+    def usage(request: IRequest) -> Any:
+        instance = _instance(request, scheduler)
+        body = read_json(request)
+        input_tokens = _count(body, "inputTokens")
+        output_tokens = _count(body, "outputTokens")
+        d = scheduler.store.add_tokens(instance.id, input_tokens, output_tokens)
+        return d.addCallback(lambda _: json_body(request, {"ok": True}))
+
     @app.route("/signals/exit", methods=["POST"])
     def exit_signal(request: IRequest) -> bytes:
         instance = _instance(request, scheduler)
         body = read_json(request)
-        code = body.get("code", 15) if isinstance(body, dict) else 15
-        if not isinstance(code, int) or not 0 <= code <= 255:
+        code = body.get("code", 15) if isinstance(body, dict) else None
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
             raise HTTPError(400, "'code' must be a whole number from 0 to 255")
         scheduler.logs.write(
             instance.agent, instance.id, "info", f"al-exit {code}: ending the run"

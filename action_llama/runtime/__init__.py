@@ -6,6 +6,7 @@ Starting and stopping agent runs.
 `ProcessRuntime` runs each run as a local child process.
 """
 
+from ._masking import Masker, credential_names
 from ._process import ProcessRuntime, child_argv
 from ._spec import IRunHandle, IRuntime, LogLine, RunExit, RunSpec
 from ._staging import CREDENTIAL_ENV
@@ -15,8 +16,10 @@ __all__ = [
     "IRunHandle",
     "IRuntime",
     "LogLine",
+    "Masker",
     "ProcessRuntime",
     "RunExit",
     "RunSpec",
     "child_argv",
+    "credential_names",
 ]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path
 
+from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
@@ -32,6 +33,7 @@ from zope.interface import implementer
 
 from action_llama.credentials import CredentialStore
 
+from ._masking import Masker
 from ._output import LineSplitter
 from ._spec import IRunHandle, IRuntime, LogLine, RunExit, RunSpec
 from ._staging import (
@@ -118,6 +120,7 @@ class ProcessRuntime:
             env = self._environment(spec)
             if spec.run_as is not None:
                 hand_over(spec.run_dir, spec.run_as)
+            run.mask = Masker.from_environ(env)
             argv = child_argv(self._python, spec.run_dir / "run.json", spec.run_as, env)
             self._reactor.spawnProcess(
                 run, argv[0], argv, env=env, path=str(spec.run_dir / "work")
@@ -187,6 +190,7 @@ class _ProcessRun(ProcessProtocol):
         self._ending: RunExit | None = None
         self._exit: RunExit | None = None
         self._waiters: list[Deferred[RunExit]] = []
+        self.mask: Masker | None = None
 
     def connectionMade(self) -> None:
         """
@@ -296,6 +300,8 @@ class _ProcessRun(ProcessProtocol):
             "Could not handle a log line of run {instance_id}",
             instance_id=self._spec.instance_id,
         ):
+            if self.mask is not None:
+                line = evolve(line, message=self.mask(line.message))
             self._on_line(line)
 
     def _end(self, result: RunExit) -> None:

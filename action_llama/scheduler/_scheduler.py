@@ -24,10 +24,12 @@ from twisted.python.failure import Failure
 
 from .. import __version__
 from ..config import AgentConfig, ProjectConfig
+from ..credentials import PROVIDER_KEY_TYPES, parse_ref
 from ..cron import CronSchedule
 from ..events import EventHub
 from ..locks import LockTable
 from ..logs import AgentLogs, iso_time
+from ..once import Once
 from ..runtime import IRuntime, LogLine, RunExit, RunSpec
 from ..store import CallRecord, NewRun, NewWork, Store, WorkItem
 from ._cron import CronTimer
@@ -87,7 +89,7 @@ class Scheduler(Service):
         self.paused = False
         self.stopping = False
         self.started_at = clock.seconds()
-        self.ready: Deferred[None] = Deferred()
+        self._ready: Once[None] = Once()
         self._agents: dict[str, AgentState] = {}
         self._secrets: dict[str, Instance] = {}
         self._instances: dict[str, Instance] = {}
@@ -111,7 +113,16 @@ class Scheduler(Service):
         super().startService()
         d = ensureDeferred(self._recover())
         d.addErrback(self._could_not_start)
-        d.chainDeferred(self.ready)
+        self._ready.follow(d)
+
+    @property
+    def ready(self) -> Deferred[None]:
+        """
+        A new Deferred that fires once the scheduler has rebuilt its state
+        from the database and started its cron timer, or fails with the
+        reason it could not.
+        """
+        return self._ready.wait()
 
     def _could_not_start(self, failure: Failure) -> Failure:
         self.log.failure("The scheduler could not start", failure)
@@ -181,9 +192,7 @@ class Scheduler(Service):
         return ensureDeferred(self._wind_down())
 
     async def _wind_down(self) -> None:
-        ready: Deferred[None] = Deferred()
-        self.ready.addBoth(_pass_result, ready)
-        await DeferredList([ready], consumeErrors=True)
+        await DeferredList([self.ready], consumeErrors=True)
         self._cron.stop()
         await DeferredList(list(self._taking), consumeErrors=True)
         waiting = [i.ended for i in self._instances.values() if i.ended is not None]
@@ -431,8 +440,30 @@ class Scheduler(Service):
             run_file=run_file,
             timeout=agent.timeout,
             run_as=run_as,
-            credential_refs=tuple(agent.credentials),
+            credential_refs=self._credential_refs(agent),
         )
+
+    def _credential_refs(self, agent: AgentConfig) -> tuple[str, ...]:
+        """
+        The credentials staged into a run: the agent's own, plus the API key
+        of each of its models' providers (projects written for the original
+        tool do not list those). A ``custom`` provider's key is optional (a
+        local server may need none), so it is staged only when listed.
+        """
+        refs = list(agent.credentials)
+        listed = {parse_ref(ref)[0] for ref in refs}
+        for name in agent.models:
+            model = self.project.models[name]
+            key_type = PROVIDER_KEY_TYPES.get(model.provider)
+            if (
+                key_type is not None
+                and model.auth_type == "api_key"
+                and model.provider != "custom"
+                and key_type not in listed
+            ):
+                refs.append(key_type)
+                listed.add(key_type)
+        return tuple(refs)
 
     def _on_line(self, instance: Instance) -> Callable[[LogLine], None]:
         """
@@ -836,17 +867,6 @@ class Scheduler(Service):
         self._log_errors(
             self.submit(agent, Trigger("cron", source="schedule")), "cron", agent
         )
-
-
-def _pass_result(result: Any, d: Deferred[Any]) -> Any:
-    """
-    Fire ``d`` with ``result`` and leave the original chain as it was.
-    """
-    if isinstance(result, Failure):
-        d.errback(result)
-        return None
-    d.callback(result)
-    return result
 
 
 def _iso(ts: float | None) -> str | None:

@@ -60,25 +60,6 @@ async def test_al_exit_ends_the_run_with_its_code(
 
 
 @pytest_twisted.ensureDeferred
-async def test_agent_with_models_fails_clearly(tmp_path: Path) -> None:
-    """
-    Until LLM sessions exist, a run of an agent with models fails after its
-    pre-hooks with a clear error, and its post-hooks do not run.
-    """
-    spec = make_spec(
-        tmp_path, ["echo pre"], ["echo post"], models=[{"provider": "anthropic"}]
-    )
-
-    result, lines = await run_to_end(make_runtime(tmp_path), spec)
-
-    assert result.exit_code == 1
-    assert "pre" in messages(lines)
-    assert "post" not in messages(lines)
-    errors = [line.message for line in lines if line.level == "error"]
-    assert errors == ["LLM sessions are not available yet in this build"]
-
-
-@pytest_twisted.ensureDeferred
 async def test_hook_output_without_newline_is_kept(tmp_path: Path) -> None:
     """
     The last line a hook writes without a newline still reaches the log, on

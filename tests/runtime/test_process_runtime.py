@@ -131,8 +131,8 @@ async def test_background_jobs_end_with_the_run(tmp_path: Path) -> None:
 async def test_credentials_are_staged_and_exported(tmp_path: Path) -> None:
     """
     Each credential is staged as a 0600 file in the run and exported under its
-    documented names (or ``AL_CRED_<TYPE>_<FIELD>``), and its files are
-    removed once the run has ended.
+    documented names (or ``AL_CRED_<TYPE>_<FIELD>``), its value is masked in
+    the run's output, and its files are removed once the run has ended.
     """
     store = CredentialStore()
     store.write("github_token", "default", "token", "ghp_example")
@@ -142,7 +142,9 @@ async def test_credentials_are_staged_and_exported(tmp_path: Path) -> None:
     spec = make_spec(
         tmp_path,
         [
-            'echo "gh=$GITHUB_TOKEN,$GH_TOKEN acme=$AL_CRED_ACME_API_SECRET"',
+            '[ "$GITHUB_TOKEN" = ghp_example ] && [ "$GH_TOKEN" = ghp_example ]'
+            ' && [ "$AL_CRED_ACME_API_SECRET" = hush ] && echo exported',
+            'echo "gh=$GITHUB_TOKEN acme=$AL_CRED_ACME_API_SECRET"',
             'stat -c "mode=%a" "$AL_RUN_DIR/credentials/github_token/default/token"',
             'echo "ssh=$GIT_SSH_COMMAND"',
         ],
@@ -153,7 +155,9 @@ async def test_credentials_are_staged_and_exported(tmp_path: Path) -> None:
 
     assert result.outcome == "completed"
     output = messages(lines)
-    assert "gh=ghp_example,ghp_example acme=hush" in output
+    assert "exported" in output
+    assert "gh=*** acme=***" in output
+    assert not any("ghp_example" in line for line in output)
     assert "mode=600" in output
     key_file = spec.run_dir / "credentials" / "git_ssh" / "default" / "id_rsa"
     assert f"ssh=ssh -i {key_file} -o IdentitiesOnly=yes" in " ".join(output)
