@@ -16,6 +16,7 @@ front of ``PATH`` itself, as sudo's ``secure_path`` may replace it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Collection
@@ -70,6 +71,10 @@ def child_argv(
     return ["sudo", "-n", "-u", run_as, f"--preserve-env={preserve}", *argv]
 
 
+#: How much lower than the service's the priority of a run's process is.
+CHILD_NICENESS = 5
+
+
 @implementer(IRuntime)
 class ProcessRuntime:
     """
@@ -101,6 +106,9 @@ class ProcessRuntime:
         )
         self._python = python
         self._kill_grace = kill_grace
+        # Runs are background work: at a lower priority they cannot starve
+        # the scheduler and gateway of CPU when many start at once.
+        self._nice = shutil.which("nice")
         self._bin_dir = state_dir / "bin"
         write_command_wrappers(self._bin_dir, python)
 
@@ -122,6 +130,8 @@ class ProcessRuntime:
                 hand_over(spec.run_dir, spec.run_as)
             run.mask = Masker.from_environ(env)
             argv = child_argv(self._python, spec.run_dir / "run.json", spec.run_as, env)
+            if self._nice is not None:
+                argv = [self._nice, "-n", str(CHILD_NICENESS), *argv]
             self._reactor.spawnProcess(
                 run, argv[0], argv, env=env, path=str(spec.run_dir / "work")
             )

@@ -77,8 +77,9 @@ def test_child_argv_without_run_as() -> None:
 
 def test_run_as_goes_through_sudo_preserving_the_environment(tmp_path: Path) -> None:
     """
-    A run with ``run_as`` starts through ``sudo -n -u`` with every variable of
-    its environment preserved, in a run directory the user owns.
+    A run with ``run_as`` starts (at a lower priority, where ``nice`` exists)
+    through ``sudo -n -u`` with every variable of its environment preserved,
+    in a run directory the user owns.
     """
     user = pwd.getpwuid(os.getuid()).pw_name
     reactor = _RecordingReactor()
@@ -88,6 +89,9 @@ def test_run_as_goes_through_sudo_preserving_the_environment(tmp_path: Path) -> 
     handle = runtime.start(spec, lambda line: None)
 
     [(argv, env, path)] = reactor.spawned
+    if argv[0].endswith("/nice"):
+        assert argv[1:3] == ["-n", "5"]
+        argv = argv[3:]
     assert argv[:4] == ["sudo", "-n", "-u", user]
     preserved = argv[4].removeprefix("--preserve-env=").split(",")
     assert sorted(preserved) == sorted(env)
