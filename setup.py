@@ -21,7 +21,7 @@ setup(
         *find_packages(include=["action_llama", "action_llama.*"]),
         "twisted.plugins",
     ],
-    package_data={"action_llama": ["py.typed"]},
+    package_data={"action_llama": ["py.typed", "gateway/openapi.json"]},
     install_requires=[
         "twisted[tls]>=24.7.0",
         "klein>=24.8.0",

@@ -96,10 +96,17 @@ class DailyJSONFileObserver:
     The date is the event's local date, so a file holds one calendar day as
     the person reading it counts days. Events marked ``console_only`` (a
     live one-time login link) are meant for the person at the terminal and
-    are not written to the file.
+    are not written to the file, and neither are debug events (the access
+    log among them) unless ``min_level`` asks for them.
     """
 
-    def __init__(self, directory: Path, prefix: str = "scheduler") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str = "scheduler",
+        min_level: LogLevel = LogLevel.info,
+    ) -> None:
+        self._min_level = min_level
         self._directory = directory
         self._prefix = prefix
         self._day = ""
@@ -113,6 +120,8 @@ class DailyJSONFileObserver:
 
     def __call__(self, event: LogEvent) -> None:
         if event.get("console_only"):
+            return
+        if event.get("log_level", LogLevel.info) < self._min_level:
             return
         day = time.strftime("%Y-%m-%d", time.localtime(event.get("log_time", 0)))
         if day != self._day or self._file is None:

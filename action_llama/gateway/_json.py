@@ -11,11 +11,14 @@ import json
 from typing import Any
 
 from klein import Klein
+from klein.resource import KleinResource
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
+
+from ..store import DatabaseUnavailable
 
 log = Logger(namespace="action_llama.gateway")
 
@@ -50,12 +53,20 @@ def json_error(request: IRequest, code: int, message: str) -> bytes:
     return json_body(request, {"error": message}, code)
 
 
+def _no_constant(name: str) -> Any:
+    """
+    Refuse ``NaN`` and ``Infinity``, which Python's parser takes but JSON
+    does not have.
+    """
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def read_json(request: IRequest, max_bytes: int = 1 << 20) -> Any:
     """
     The request's body parsed as JSON.
 
     :raises HTTPError: 415 for another content type, 413 when the body is too
-        large, 400 when it is not valid JSON.
+        large, 400 when it is not valid JSON (or nested too deeply to parse).
     """
     content_type = (request.getHeader(b"content-type") or b"").split(b";")[0]
     if content_type.strip().lower() not in (b"application/json", b""):
@@ -66,20 +77,51 @@ def read_json(request: IRequest, max_bytes: int = 1 << 20) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise HTTPError(400, f"the body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise HTTPError(400, "the body is nested too deeply") from None
+
+
+class _JSONKlein(Klein):
+    """
+    A Klein app whose resource answers a URL that is not UTF-8 with a JSON
+    400 (Klein's own answer is a bare text page).
+    """
+
+    def resource(self) -> KleinResource:
+        return _JSONResource(self)
+
+
+class _JSONResource(KleinResource):
+    """
+    The resource of a `_JSONKlein` app.
+    """
+
+    def render(self, request: IRequest) -> Any:
+        try:
+            b"/".join(request.prepath + request.postpath).decode("utf-8")
+            request.getRequestHostname().decode("utf-8")
+        except UnicodeDecodeError:
+            return json_error(request, 400, "the URL is not valid UTF-8")
+        return super().render(request)
 
 
 def json_app() -> Klein:
     """
     A Klein app whose errors are answered as JSON.
 
-    Routing misses become 404, wrong methods 405 with ``Allow``, ``HTTPError``
-    its own code, and anything unexpected is logged and answered with a
-    generic 500.
+    Routing misses (a path with an empty segment too) become 404, a
+    branch's path without its final ``/`` a redirect, wrong methods 405
+    with ``Allow``, ``HTTPError`` its own code, a database not open (yet or
+    any more) 503 with ``Retry-After``, a URL that is not UTF-8 400, and
+    anything unexpected is logged and answered with a generic 500.
     """
-    app = Klein()
+    app = _JSONKlein()
+    # A path with an empty segment is no route; werkzeug would otherwise
+    # redirect it to the path without, whatever that names.
+    app.url_map.merge_slashes = False
 
     @app.handle_errors(HTTPError)
     def expected(request: IRequest, failure: Failure) -> bytes:
@@ -107,6 +149,19 @@ def json_app() -> Klein:
     def other_http(request: IRequest, failure: Failure) -> bytes:
         code = failure.value.code or 400
         return json_error(request, code, failure.value.description or "bad request")
+
+    @app.handle_errors(DatabaseUnavailable)
+    def unavailable(request: IRequest, failure: Failure) -> bytes:
+        log.warn(
+            "Answered {method} {path} with 503: {reason}",
+            method=request.method.decode("ascii", "replace"),
+            path=request.path.decode("ascii", "replace"),
+            reason=failure.getErrorMessage(),
+        )
+        request.setHeader(b"retry-after", b"1")
+        return json_error(
+            request, 503, "the service is starting or stopping; retry shortly"
+        )
 
     @app.handle_errors(Exception)
     def unexpected(request: IRequest, failure: Failure) -> bytes:

@@ -25,6 +25,7 @@ from .dashboard import dashboard_resource
 from .execution import add_execution_routes
 from .health import add_health_routes
 from .login import Login, add_login_routes
+from .openapi import add_openapi_route
 from .sse import LogStream, StatusStream
 from .stats import stats_resource
 from .webhooks import WebhookReceiver, add_webhook_routes, receipts_resource
@@ -57,6 +58,7 @@ def build_root(
     add_health_routes(
         app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
     )
+    add_openapi_route(app)
     add_execution_routes(app, scheduler)
     add_login_routes(app, login, auth)
     add_webhook_routes(app, webhooks)

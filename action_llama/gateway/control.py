@@ -75,7 +75,11 @@ def control_resource(scheduler: Scheduler, stop: Callable[[], None]) -> Any:
     async def trigger(request: IRequest, name: str) -> bytes:
         agent = _agent(scheduler, name)
         body = read_json(request)
-        context = body.get("context", {}) if isinstance(body, dict) else {}
+        if not isinstance(body, dict):
+            raise HTTPError(400, 'send a JSON object, like {"context": {...}}')
+        context = body.get("context", {})
+        if not isinstance(context, dict):
+            raise HTTPError(400, "'context' must be a JSON object")
         admission = await scheduler.submit(
             agent, Trigger("manual", source=_source(request), context=context)
         )
@@ -91,7 +95,10 @@ def control_resource(scheduler: Scheduler, stop: Callable[[], None]) -> Any:
 
     def set_enabled(request: IRequest, name: str, enabled: bool) -> bytes:
         agent = _agent(scheduler, name)
-        scheduler.set_enabled(agent, enabled)
+        try:
+            scheduler.set_enabled(agent, enabled)
+        except ValueError as e:
+            raise HTTPError(409, str(e)) from None
         return json_body(request, {"ok": True, "agent": agent, "enabled": enabled})
 
     @app.route("/agents/<name>/enable", methods=["POST"])

@@ -4,6 +4,7 @@ The protected ``/api/stats`` tree: trigger history and webhook receipts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from twisted.web.iweb import IRequest
@@ -11,6 +12,10 @@ from twisted.web.iweb import IRequest
 from ..store import Store
 from ._json import HTTPError, json_app, json_body
 from .webhooks import WebhookReceiver
+
+#: ASCII digits, few enough to convert at once (``str.isdigit`` also takes
+#: ``²``, and ``int`` refuses strings of thousands of digits).
+_WHOLE = re.compile(r"[0-9]{1,12}")
 
 
 def _int_arg(request: IRequest, name: str, default: int, low: int, high: int) -> int:
@@ -23,7 +28,7 @@ def _int_arg(request: IRequest, name: str, default: int, low: int, high: int) ->
     if not values:
         return default
     raw = values[0].decode("utf-8", "replace")
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _WHOLE.fullmatch(raw) or not low <= int(raw) <= high:
         raise HTTPError(400, f"{name!r} must be a whole number from {low} to {high}")
     return int(raw)
 
