@@ -39,8 +39,8 @@ setup(
             "pytest-twisted>=1.14",
             "hypothesis>=6.100",
             "pytest-timeout>=2.2",
+            "playwright>=1.45",
         ],
-        "browser": ["playwright>=1.45"],
     },
     entry_points={
         "console_scripts": [

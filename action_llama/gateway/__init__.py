@@ -6,6 +6,6 @@ Each part is a Klein route tree; ``build_root`` composes them under one
 ``Resource`` that becomes the ``Site``.
 """
 
-from ._site import GatewaySite, build_root, build_run_root
+from ._site import GatewayRoot, GatewaySite, build_root, build_run_root
 
-__all__ = ["GatewaySite", "build_root", "build_run_root"]
+__all__ = ["GatewayRoot", "GatewaySite", "build_root", "build_run_root"]

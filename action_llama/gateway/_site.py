@@ -14,7 +14,7 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from ..scheduler import Scheduler
@@ -23,7 +23,7 @@ from .auth import Authenticator, Protected
 from .control import control_resource, lock_status_resource
 from .dashboard import dashboard_resource
 from .execution import add_execution_routes
-from .health import add_health_routes
+from .health import HealthResource
 from .login import Login, add_login_routes
 from .openapi import add_openapi_route
 from .sse import LogStream, StatusStream
@@ -55,9 +55,6 @@ def build_root(
         routes.
     """
     app = json_app()
-    add_health_routes(
-        app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
-    )
     add_openapi_route(app)
     add_execution_routes(app, scheduler)
     add_login_routes(app, login, auth)
@@ -89,7 +86,7 @@ def build_root(
     def lock_status(request: IRequest) -> IResource:
         return locks
 
-    return app.resource()
+    return GatewayRoot(app.resource(), {b"health": _health(clock, scheduler)})
 
 
 def build_run_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
@@ -98,11 +95,41 @@ def build_run_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
     routes (signals, locks, calls), for ``al run`` without a service.
     """
     app = json_app()
-    add_health_routes(
-        app, clock, scheduler.started_at, lambda: len(scheduler.agent_names())
-    )
     add_execution_routes(app, scheduler)
-    return app.resource()
+    return GatewayRoot(app.resource(), {b"health": _health(clock, scheduler)})
+
+
+def _health(clock: IReactorTime, scheduler: Scheduler) -> HealthResource:
+    return HealthResource(
+        clock, scheduler.started_at, lambda: len(scheduler.agent_names())
+    )
+
+
+class GatewayRoot(Resource):
+    """
+    The root resource: a few hot, fixed routes answered directly, and
+    everything else handed whole to the Klein route tree.
+
+    :ivar tree: the Klein root, which routes on the full path.
+    :ivar fast: resources for single-segment paths (``/health``) that skip
+        URL routing.
+    """
+
+    def __init__(self, tree: IResource, fast: dict[bytes, Resource]) -> None:
+        super().__init__()
+        self.tree = tree
+        self.fast = fast
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        fast = self.fast.get(path)
+        if fast is not None:
+            return fast
+        # Give the segment back: the Klein tree matches the whole path.
+        request.postpath.insert(0, request.prepath.pop())
+        return self.tree
+
+    def render(self, request: IRequest) -> Any:  # type: ignore[override]
+        return self.tree.render(request)
 
 
 def _log_subscriber(

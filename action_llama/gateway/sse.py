@@ -8,10 +8,15 @@ its canceller removes the client at once.
 The status stream sends the whole status snapshot as each event. Changes
 that arrive together are coalesced: a change only marks the stream dirty,
 and one snapshot is built, serialised once and sent to every client on the
-next turn of the reactor. Every event has an id and is kept in a bounded
-replay buffer, so a client that reconnects with ``Last-Event-ID`` is sent
-exactly what it missed, or a ``reset`` event with a fresh snapshot when it
-has fallen further behind than the buffer reaches.
+next turn of the reactor. The snapshot also carries the recent log lines,
+so new log lines change it too; as they can come thousands a second, they
+are coalesced over ``LOG_COALESCE`` seconds instead. Every event has an id
+and is kept in a bounded replay buffer, so a client that reconnects with
+``Last-Event-ID`` is sent exactly what it missed, or a ``reset`` event with a
+fresh snapshot when it has fallen further behind than the buffer reaches.
+While no client is connected no event is built; the next client to connect
+is the first to get one, so a client that reconnects still sees the changes
+made while it was away.
 
 A client that cannot keep up is never sent a backlog. Each client is a
 push producer on its connection: while the connection's send buffer is full
@@ -25,10 +30,16 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+)
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
@@ -43,9 +54,16 @@ SLOW_CLIENT_TIMEOUT = 30.0
 #: How many status events the replay buffer keeps.
 REPLAY_EVENTS = 256
 
+#: Seconds over which new log lines are gathered into one status event.
+LOG_COALESCE = 0.25
+
 #: How many log lines a log stream holds for a client whose connection is
 #: full, before giving up on it.
 HELD_LOG_LINES = 2000
+
+#: Subscribes a callback to a kind of event; returns the function that
+#: unsubscribes it.
+Subscribe = Callable[[Callable[[Any], None]], Callable[[], None]]
 
 
 def frame(event: str, data: str, event_id: int | None = None) -> bytes:
@@ -107,8 +125,10 @@ class Client:
         self._slow_timer: IDelayedCall | None = None
         self._closed = False
         self.on_close: Callable[[Client], None] = lambda client: None
-        request.registerProducer(self, True)
-        request.notifyFinish().addBoth(lambda _: self._close())
+        IConsumer(request).registerProducer(self, True)
+        # IRequest leaves notifyFinish out, though every Request has it.
+        finished = request.notifyFinish()  # type: ignore[attr-defined]
+        finished.addBoth(lambda _: self._close())
 
     def write(self, data: bytes, event_id: int | None = None) -> None:
         """
@@ -182,7 +202,7 @@ class Client:
         if getattr(self.request, "channel", None) is not None:
             # Still connected: we are ending the stream ourselves, and the
             # request may only finish once its producer is gone.
-            self.request.unregisterProducer()
+            IConsumer(self.request).unregisterProducer()
         self.on_close(self)
         if not self.done.called:
             self.done.callback(None)
@@ -192,10 +212,15 @@ class StatusStream:
     """
     Fans the status snapshot out to every connected client.
 
+    :param clock: schedules the fan-out, keep-alives and slow-client
+        cut-offs.
     :param snapshot: builds the current snapshot (the same function
         ``GET /control/status`` answers with).
     :param subscribe: subscribes a callback to state changes; returns the
         function that unsubscribes.
+    :param subscribe_logs: subscribes a callback to new log lines (the
+        snapshot's ``recentLogs``), the same way; ``None`` to leave them out.
+    :param replay: how many events the replay buffer keeps (at least 1).
     """
 
     log = Logger()
@@ -204,16 +229,20 @@ class StatusStream:
         self,
         clock: IReactorTime,
         snapshot: Callable[[], dict[str, Any]],
-        subscribe: Callable[[Callable[[Any], None]], Callable[[], None]],
+        subscribe: Subscribe,
         replay: int = REPLAY_EVENTS,
+        subscribe_logs: Subscribe | None = None,
     ) -> None:
         self._clock = clock
         self._snapshot = snapshot
-        self._subscribe = subscribe
-        self._unsubscribe: Callable[[], None] | None = None
+        self._subscriptions: list[tuple[Subscribe, float]] = [(subscribe, 0.0)]
+        if subscribe_logs is not None:
+            self._subscriptions.append((subscribe_logs, LOG_COALESCE))
+        self._unsubscribes: list[Callable[[], None]] = []
         self.clients: set[Client] = set()
         self._buffer: deque[tuple[int, bytes]] = deque(maxlen=replay)
         self._next_id = 1
+        self._stale = True
         self._flush_call: IDelayedCall | None = None
         self._keepalive = LoopingCall(self._send_keepalive)
         self._keepalive.clock = clock
@@ -222,16 +251,19 @@ class StatusStream:
         """
         Begin following state changes and sending keep-alives.
         """
-        self._unsubscribe = self._subscribe(lambda event: self.changed())
+        for subscribe, delay in self._subscriptions:
+            self._unsubscribes.append(subscribe(partial(self._on_event, delay)))
         self._keepalive.start(KEEPALIVE_INTERVAL, now=False)
+
+    def _on_event(self, delay: float, event: Any) -> None:
+        self.changed(delay)
 
     def stop(self) -> None:
         """
         Stop following changes; end every client's stream.
         """
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        while self._unsubscribes:
+            self._unsubscribes.pop()()
         if self._keepalive.running:
             self._keepalive.stop()
         if self._flush_call is not None and self._flush_call.active():
@@ -239,13 +271,17 @@ class StatusStream:
         for client in list(self.clients):
             client.end()
 
-    def changed(self) -> None:
+    def changed(self, delay: float = 0.0) -> None:
         """
-        Something in the snapshot changed: send one event soon, however many
+        Something in the snapshot changed: send one event within ``delay``
+        seconds (on the next turn of the reactor by default), however many
         changes arrive before then.
         """
-        if self._flush_call is None or not self._flush_call.active():
-            self._flush_call = self._clock.callLater(0, self._flush)
+        pending = self._flush_call
+        if pending is None or not pending.active():
+            self._flush_call = self._clock.callLater(delay, self._flush)
+        elif pending.getTime() > self._clock.seconds() + delay:
+            pending.reset(delay)
 
     def _serialise(self) -> str:
         """
@@ -257,19 +293,21 @@ class StatusStream:
         """
         Build, number and remember one event holding a fresh snapshot.
 
-        A client that connects gets the current snapshot under the latest
-        id without a new event being made, so connections do not push real
-        changes out of the replay buffer.
+        Events are only built for changes: a client that connects is sent
+        the latest event again, so connections do not push real changes out
+        of the replay buffer.
         """
         event_id = self._next_id
         self._next_id += 1
         event = (event_id, frame("status", self._serialise(), event_id))
         self._buffer.append(event)
+        self._stale = False
         return event
 
     def _flush(self) -> None:
         self._flush_call = None
         if not self.clients:
+            self._stale = True
             return
         event_id, data = self._event()
         for client in list(self.clients):
@@ -291,12 +329,16 @@ class StatusStream:
         client = Client(request, self._clock, self._resume, self._too_slow)
         client.on_close = self.clients.discard
         self.clients.add(client)
+        if self._stale:
+            self._event()
         last = _last_event_id(request)
         missed = self._missed_since(last) if last is not None else None
-        if missed is None:
-            kind = "status" if last is None else "reset"
+        if last is None:
+            event_id, data = self._buffer[-1]
+            client.write(data, event_id)
+        elif missed is None:
             event_id = self._next_id - 1
-            client.write(frame(kind, self._serialise(), event_id), event_id)
+            client.write(frame("reset", self._serialise(), event_id), event_id)
         else:
             for event_id, data in missed:
                 client.write(data, event_id)
@@ -363,7 +405,7 @@ class LogStream:
         self,
         clock: IReactorTime,
         tail: Callable[[str, int, str | None], list[dict[str, Any]]],
-        subscribe: Callable[[Callable[[Any], None]], Callable[[], None]],
+        subscribe: Subscribe,
         backlog: int = 100,
     ) -> None:
         self._clock = clock

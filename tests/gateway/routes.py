@@ -17,6 +17,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Site
 from twisted.web.test.requesthelper import DummyRequest
 
+from action_llama.gateway import GatewayRoot
 from action_llama.gateway.auth import Protected
 from action_llama.gateway.openapi import openapi_document
 
@@ -126,8 +127,24 @@ def served_routes(app: Klein, prefix: str = "") -> set[tuple[str, str]]:
 
 async def root_app(gateway: Gateway) -> Klein:
     """
-    The root app of a running gateway.
+    The Klein app behind the root of a running gateway.
     """
+    return app_of((await _root(gateway)).tree)
+
+
+async def _root(gateway: Gateway) -> GatewayRoot:
     port = await gateway.service.getServiceNamed("gateway").when_listening()
     assert isinstance(port, Port) and isinstance(port.factory, Site)
-    return app_of(port.factory.resource)
+    root = port.factory.resource
+    assert isinstance(root, GatewayRoot)
+    return root
+
+
+async def gateway_routes(gateway: Gateway) -> set[tuple[str, str]]:
+    """
+    Every route a running gateway serves: the root's fixed routes (answered
+    before routing, ``GET`` only) and those of its Klein apps.
+    """
+    root = await _root(gateway)
+    fixed = {("GET", "/" + name.decode("ascii")) for name in root.fast}
+    return fixed | served_routes(app_of(root.tree))
