@@ -6,6 +6,7 @@ and the throttle on failed attempts.
 from __future__ import annotations
 
 import pytest_twisted
+from twisted.logger import capturedLogs, formatEvent
 
 from tests.gateway.conftest import Launcher
 from tests.gateway.support import KEY_PATH, Gateway
@@ -226,22 +227,24 @@ async def test_a_login_clears_the_failures(gateway: Gateway) -> None:
 async def test_key_never_reaches_the_logs(launch: Launcher) -> None:
     """
     After logins right and wrong, requests with the key and a key pasted
-    into a URL, no log file of the project holds the key, while the access
-    log did record those requests.
+    into a URL, no log event and no log file of the project holds the key,
+    while the access log did record those requests.
     """
     gateway = await launch()
     key = gateway.key
-    await gateway.request("POST", "/login", data={"key": key})
-    await gateway.request("POST", "/login", data={"key": key + "x"})
-    await gateway.request("POST", "/api/auth/login", json={"key": key})
-    await gateway.request("POST", "/api/auth/login", json={"key": key[:-1]})
-    await gateway.request("GET", f"/login?token={key}")
-    await gateway.request("GET", f"/control/status?key={key}", key=key)
-    await gateway.request("GET", "/control/status", key=key + "x")
+    with capturedLogs() as events:
+        await gateway.request("POST", "/login", data={"key": key})
+        await gateway.request("POST", "/login", data={"key": key + "x"})
+        await gateway.request("POST", "/api/auth/login", json={"key": key})
+        await gateway.request("POST", "/api/auth/login", json={"key": key[:-1]})
+        await gateway.request("GET", f"/login?token={key}")
+        await gateway.request("GET", f"/control/status?key={key}", key=key)
+        await gateway.request("GET", "/control/status", key=key + "x")
     await gateway.stop()
     logs = "".join(
         path.read_text() for path in (gateway.root / ".al" / "logs").glob("*.log")
     )
+    logs += "\n".join(formatEvent(event) for event in events)
     assert "GET /control/status 200" in logs
     assert "POST /api/auth/login 401" in logs
     assert key not in logs and key[:-1] not in logs
