@@ -33,7 +33,7 @@ from .gateway import GatewaySite, build_root
 from .gateway.auth import Authenticator, KeyWatcher
 from .gateway.login import Login, LoginThrottle, link_url
 from .gateway.sessions import LoginLinks, Sessions
-from .gateway.sse import StatusStream
+from .gateway.sse import LogStream, StatusStream
 from .gateway.webhooks import WebhookReceiver
 from .locks import LockTable
 from .logs import AgentLogs
@@ -174,19 +174,21 @@ class StoreService(Service):
 class StreamService(Service):
     """
     Runs the status stream's fan-out while the service runs, and ends every
-    client's stream on stop.
+    client's stream, status and logs, on stop.
     """
 
-    def __init__(self, stream: StatusStream) -> None:
-        self.stream = stream
+    def __init__(self, status: StatusStream, logs: LogStream) -> None:
+        self.status = status
+        self.logs = logs
 
     def startService(self) -> None:
         super().startService()
-        self.stream.start()
+        self.status.start()
 
     def stopService(self) -> None:
         super().stopService()
-        self.stream.stop()
+        self.status.stop()
+        self.logs.stop()
 
 
 class ProjectLogService(Service):
@@ -445,11 +447,17 @@ def makeService(
         clock,
         scheduler.snapshot,
         lambda callback: core.events.subscribe("state", callback),
+        subscribe_logs=lambda callback: core.events.subscribe("log", callback),
     )
-    StreamService(status).setServiceParent(top)
+    logs = LogStream(
+        clock,
+        core.logs.tail,
+        lambda callback: core.events.subscribe("log", callback),
+    )
+    StreamService(status, logs).setServiceParent(top)
     webhooks = WebhookReceiver(project, credentials, receipts, scheduler)
     site = GatewaySite(
-        build_root(clock, scheduler, auth, reactor.stop, status, webhooks, login)
+        build_root(clock, scheduler, auth, reactor.stop, status, logs, webhooks, login)
     )
     gateway = GatewayService(
         reactor,

@@ -39,6 +39,7 @@ def build_root(
     auth: Authenticator,
     stop: Callable[[], None],
     status: StatusStream,
+    logs: LogStream,
     webhooks: WebhookReceiver,
     login: Login,
 ) -> IResource:
@@ -50,6 +51,7 @@ def build_root(
     :param auth: decides who a request comes from, for protected trees.
     :param stop: begins a graceful stop of the service.
     :param status: the status stream (started and stopped by the service).
+    :param logs: the per-agent log streams (stopped by the service).
     :param webhooks: receives deliveries and serves the receipt APIs.
     :param login: sessions, login links and the throttle, for the login
         routes.
@@ -63,8 +65,7 @@ def build_root(
     receipts = Protected(receipts_resource(webhooks), auth)
     control = Protected(control_resource(scheduler, stop), auth)
     locks = Protected(lock_status_resource(scheduler), auth)
-    log_stream = LogStream(clock, scheduler.logs.tail, _log_subscriber(scheduler))
-    dashboard = Protected(dashboard_resource(scheduler, status, log_stream), auth)
+    dashboard = Protected(dashboard_resource(scheduler, status, logs), auth)
 
     @app.route("/dashboard/", branch=True)
     def dashboard_tree(request: IRequest) -> IResource:
@@ -130,15 +131,6 @@ class GatewayRoot(Resource):
 
     def render(self, request: IRequest) -> Any:  # type: ignore[override]
         return self.tree.render(request)
-
-
-def _log_subscriber(
-    scheduler: Scheduler,
-) -> Callable[[Callable[[Any], None]], Callable[[], None]]:
-    """
-    Subscribes a callback to the scheduler's log records.
-    """
-    return lambda callback: scheduler.events.subscribe("log", callback)
 
 
 class GatewaySite(Site):

@@ -412,6 +412,14 @@ class LogStream:
         self._tail = tail
         self._subscribe = subscribe
         self._backlog = backlog
+        self.clients: set[Client] = set()
+
+    def stop(self) -> None:
+        """
+        End every client's stream (the service is stopping).
+        """
+        for client in list(self.clients):
+            client.end()
 
     def connect(
         self, request: IRequest, agent: str, instance: str | None
@@ -443,9 +451,11 @@ class LogStream:
         keepalive.start(KEEPALIVE_INTERVAL, now=False)
 
         def closed(c: Client) -> None:
+            self.clients.discard(c)
             unsubscribe()
             if keepalive.running:
                 keepalive.stop()
 
         client.on_close = closed
+        self.clients.add(client)
         return client.done.addErrback(_ignore_cancel)
