@@ -18,6 +18,7 @@ from .run import run
 from .start import start
 from .stats import stats
 from .status import stat
+from .webhook import webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +48,7 @@ for command in (
     doctor,
     creds,
     dashboard,
+    webhook,
 ):
     cli.add_command(command)
 
