@@ -23,7 +23,7 @@ setup(
     ],
     package_data={"action_llama": ["py.typed", "gateway/openapi.json"]},
     install_requires=[
-        "twisted[tls]>=24.7.0",
+        "twisted[tls]>=25.5.0",
         "klein>=24.8.0",
         "treq>=24.9.1",
         "txaio>=23.1.1",

@@ -57,12 +57,14 @@ class ServiceOptions:
     :ivar port: the gateway port; ``None`` takes ``[gateway].port``.
     :ivar web_ui: serve the dashboard.
     :ivar expose: listen on every interface instead of 127.0.0.1 only.
+    :ivar log_requests: log every HTTP request at debug level.
     """
 
     project: ProjectConfig
     port: int | None = None
     web_ui: bool = False
     expose: bool = False
+    log_requests: bool = False
 
     @property
     def gateway_port(self) -> int:
@@ -457,7 +459,8 @@ def makeService(
     StreamService(status, logs).setServiceParent(top)
     webhooks = WebhookReceiver(project, credentials, receipts, scheduler)
     site = GatewaySite(
-        build_root(clock, scheduler, auth, reactor.stop, status, logs, webhooks, login)
+        build_root(clock, scheduler, auth, reactor.stop, status, logs, webhooks, login),
+        log_requests=options.log_requests,
     )
     gateway = GatewayService(
         reactor,

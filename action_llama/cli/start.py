@@ -33,7 +33,9 @@ from ._common import load_or_exit, project_option, project_root
     type=click.IntRange(0, 65535),
     help="Gateway port ([gateway].port); 0 picks a free one.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show debug events too.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show debug events, every request among them."
+)
 @click.pass_context
 def start(
     ctx: click.Context,
@@ -55,7 +57,9 @@ def start(
     globalLogBeginner.beginLoggingTo(
         [ConsoleObserver(sys.stdout, min_level)], redirectStandardIO=False
     )
-    options = ServiceOptions(project, port=port, web_ui=web_ui, expose=expose)
+    options = ServiceOptions(
+        project, port=port, web_ui=web_ui, expose=expose, log_requests=verbose
+    )
     service = makeService(options, reactor)
     exit_code = [0]
 

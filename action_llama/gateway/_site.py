@@ -135,15 +135,26 @@ class GatewayRoot(Resource):
 
 class GatewaySite(Site):
     """
-    The gateway's ``Site``: no tracebacks to clients, and an access log that
-    goes through ``twisted.logger`` at debug level without query strings
-    (one-time login links carry their token there).
+    The gateway's ``Site``: no tracebacks to clients; request bodies are
+    left to the routes (no route reads form fields through
+    ``request.args``, and Twisted's own form parsing fails on some
+    malformed Content-Types before our code could answer); and an access
+    log through ``twisted.logger`` at debug level, without query strings
+    (one-time login links carry their token there), only when asked for.
+
+    :param log_requests: emit one debug event per request.
     """
 
     displayTracebacks = False
     noisy = False
 
+    def __init__(self, resource: IResource, log_requests: bool = False) -> None:
+        super().__init__(resource, parsePOSTFormSubmission=False)
+        self.log_requests = log_requests
+
     def log(self, request: Request) -> None:
+        if not self.log_requests:
+            return
         _access_log.debug(
             "{method} {path} {code}",
             method=request.method.decode("ascii", "replace"),

@@ -50,12 +50,18 @@ class Launcher:
         self._clock = clock
         self.started: list[Gateway] = []
 
-    async def __call__(self, *, expose: bool = False, web_ui: bool = False) -> Gateway:
+    async def __call__(
+        self, *, expose: bool = False, web_ui: bool = False, log_requests: bool = False
+    ) -> Gateway:
         """
         Start the service on the project and wait until it listens.
         """
         running = await start_gateway(
-            self._root, self._clock, expose=expose, web_ui=web_ui
+            self._root,
+            self._clock,
+            expose=expose,
+            web_ui=web_ui,
+            log_requests=log_requests,
         )
         self.started.append(running)
         return running

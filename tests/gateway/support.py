@@ -215,13 +215,24 @@ class Gateway:
 
 
 async def start_gateway(
-    root: Path, clock: Clock, *, expose: bool = False, web_ui: bool = False
+    root: Path,
+    clock: Clock,
+    *,
+    expose: bool = False,
+    web_ui: bool = False,
+    log_requests: bool = False,
 ) -> Gateway:
     """
     Start the service on the project at ``root``, with ``clock`` for time,
     and wait until it listens.
     """
-    options = ServiceOptions(load_project(root), port=0, web_ui=web_ui, expose=expose)
+    options = ServiceOptions(
+        load_project(root),
+        port=0,
+        web_ui=web_ui,
+        expose=expose,
+        log_requests=log_requests,
+    )
     service = makeService(options, reactor, clock=clock)
     service.startService()
     port = await service.getServiceNamed("gateway").when_listening()

@@ -78,10 +78,11 @@ async def test_link_is_not_given_without_credentials(gateway: Gateway) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_token_stays_out_of_the_access_log(gateway: Gateway) -> None:
+async def test_token_stays_out_of_the_access_log(launch: Launcher) -> None:
     """
     The access log records the path of a link request, not its query string.
     """
+    gateway = await launch(log_requests=True)
     link = await gateway.issue_link()
     token = link.rsplit("=", 1)[1]
     with capturedLogs() as events:

@@ -230,7 +230,7 @@ async def test_key_never_reaches_the_logs(launch: Launcher) -> None:
     into a URL, no log event and no log file of the project holds the key,
     while the access log did record those requests.
     """
-    gateway = await launch()
+    gateway = await launch(log_requests=True)
     key = gateway.key
     with capturedLogs() as events:
         await gateway.request("POST", "/login", data={"key": key})

@@ -17,8 +17,8 @@ from typing import Any
 
 from action_llama.runtime import CREDENTIAL_ENV
 
-from ._bash import DEFAULT_TIMEOUT, MAX_TIMEOUT, OUTPUT_LIMIT
 from ...runtime._masking import GENERIC_PREFIX, credential_names
+from ._bash import DEFAULT_TIMEOUT, MAX_TIMEOUT, OUTPUT_LIMIT
 
 PREAMBLE = f"""\
 You are an autonomous agent run by Action Llama. No person reads your replies \
