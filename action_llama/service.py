@@ -458,6 +458,17 @@ def makeService(
     )
     StreamService(status, logs).setServiceParent(top)
     webhooks = WebhookReceiver(project, credentials, receipts, scheduler)
+    scheduler.ready.addCallback(
+        lambda _: ensureDeferred(
+            webhooks.dispatch_lost(
+                clock.seconds() - project.history_retention_days * 86400
+            )
+        )
+    ).addErrback(
+        lambda failure: log.failure(
+            "Could not dispatch the webhooks left undispatched", failure
+        )
+    )
     site = GatewaySite(
         build_root(clock, scheduler, auth, reactor.stop, status, logs, webhooks, login),
         log_requests=options.log_requests,

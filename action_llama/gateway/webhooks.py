@@ -11,6 +11,7 @@ reason, answered 200.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -91,6 +92,8 @@ class WebhookReceiver:
         self.credentials = credentials
         self.receipts = receipts
         self.scheduler = scheduler
+        self._secrets: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
+        self._dispatching: set[str] = set()
 
     def candidates(self, name: str) -> list[Candidate]:
         """
@@ -121,13 +124,33 @@ class WebhookReceiver:
         The secret fields of ``source``, or ``None`` for a source without a
         credential. A configured credential that is missing from the store
         is an empty secret, which verifies nothing.
+
+        The fields are read again only when the credential's directory
+        changes (the store writes by renaming into it), so a fixed or rotated
+        secret takes effect at once without a read on every delivery.
         """
         if not source.credential:
             return None
+        kind = WEBHOOK_SECRET_TYPES[source.type]
         try:
-            return self.credentials.read(
-                WEBHOOK_SECRET_TYPES[source.type], source.credential
-            )
+            st = os.stat(self.credentials.path(kind, source.credential))
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        cached = self._secrets.get(source.name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        secret = self._read_secret(source, kind)
+        self._secrets[source.name] = (stamp, secret)
+        return secret
+
+    def _read_secret(self, source: WebhookSource, kind: str) -> dict[str, str]:
+        """
+        Read the secret fields of ``source`` from the store.
+        """
+        assert source.credential is not None
+        try:
+            return self.credentials.read(kind, source.credential)
         except KeyError:
             log.warn(
                 "Webhook source {source} names credential {ref}, which is not "
@@ -217,9 +240,17 @@ class WebhookReceiver:
                 )
             )
         except DuplicateDelivery as e:
-            return json_body(
-                request, {"ok": True, "duplicate": True, "receiptId": e.receipt_id}
+            in_flight = e.receipt_id in self._dispatching
+            if e.dispatched or in_flight or context is None or not matched:
+                return json_body(
+                    request, {"ok": True, "duplicate": True, "receiptId": e.receipt_id}
+                )
+            log.info(
+                "A redelivery of receipt {receipt} arrived, whose dispatch was "
+                "lost; dispatching it now",
+                receipt=e.receipt_id,
             )
+            receipt_id = e.receipt_id
         if context is None:
             log.warn(
                 "Could not read a {provider} delivery to {source}: {error}",
@@ -237,9 +268,24 @@ class WebhookReceiver:
                 },
             )
         context = attrs.evolve(context, receipt_id=receipt_id)
-        result = await self.dispatch(
-            receipt_id, context.to_json(), matched, "webhook", source
-        )
+        # Copies that arrive while this dispatch is under way are duplicates,
+        # although the trigger history does not show it yet.
+        self._dispatching.add(receipt_id)
+        try:
+            result = await self.dispatch(
+                receipt_id, context.to_json(), matched, "webhook", source
+            )
+        except Exception:
+            log.failure(
+                "Could not dispatch webhook receipt {receipt}", receipt=receipt_id
+            )
+            raise HTTPError(
+                503,
+                "the delivery was stored but could not be dispatched; retry later",
+                retry_after="5",
+            ) from None
+        finally:
+            self._dispatching.discard(receipt_id)
         deferred_answer = discord_deferred_response(context)
         if deferred_answer is not None and matched:
             request.setHeader(b"content-type", deferred_answer.content_type.encode())
@@ -304,6 +350,38 @@ class WebhookReceiver:
         elif not matched:
             result["deadLetterReason"] = "no_match"
         return result
+
+    async def dispatch_lost(self, since: float) -> int:
+        """
+        Dispatch the receipts that were stored but never dispatched (the
+        service stopped in between), as the service starts.
+
+        :returns: how many were dispatched.
+        """
+        receipts = await self.receipts.undispatched(since)
+        for receipt in receipts:
+            provider = PROVIDERS[receipt.provider]
+            try:
+                context = provider.parse(receipt.headers, receipt.body)
+            except ParseError:
+                continue
+            context = attrs.evolve(
+                context, source=receipt.source, receipt_id=receipt.receipt_id
+            )
+            kind = "replay" if receipt.replay_of else "webhook"
+            await self.dispatch(
+                receipt.receipt_id,
+                context.to_json(),
+                list(receipt.matched),
+                kind,
+                receipt.source or receipt.provider,
+            )
+            log.warn(
+                "Dispatched webhook receipt {receipt}, stored before the last "
+                "stop but never dispatched",
+                receipt=receipt.receipt_id,
+            )
+        return len(receipts)
 
     async def replay(self, receipt_id: str, dry_run: bool) -> dict[str, Any]:
         """

@@ -24,3 +24,9 @@ CREATE UNIQUE INDEX receipts_delivery ON receipts (provider, source, delivery_id
 CREATE INDEX receipts_received ON receipts (received_at);
 CREATE INDEX receipts_replays ON receipts (replay_of) WHERE replay_of IS NOT NULL;
 """
+
+#: Migration 4: finding the trigger rows of a receipt, so that a delivery
+#: whose dispatch was lost can be told from one that was dispatched.
+TRIGGERS_BY_RECEIPT_MIGRATION = """
+CREATE INDEX triggers_receipt ON triggers (receipt_id) WHERE receipt_id IS NOT NULL;
+"""

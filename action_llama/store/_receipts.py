@@ -36,11 +36,15 @@ class DuplicateDelivery(Exception):
     A delivery id that an accepted receipt already has.
 
     :ivar receipt_id: the receipt of the first delivery.
+    :ivar dispatched: whether the first delivery reached the trigger history
+        (dispatched, queued or dead-lettered); if not, its dispatch was lost
+        and the redelivery should take its place.
     """
 
-    def __init__(self, receipt_id: str) -> None:
+    def __init__(self, receipt_id: str, dispatched: bool) -> None:
         super().__init__(receipt_id)
         self.receipt_id = receipt_id
+        self.dispatched = dispatched
 
 
 @frozen
@@ -175,7 +179,9 @@ def _insert(
         ).fetchone()
         if row is None:
             raise
-        raise DuplicateDelivery(row["receipt_id"]) from None
+        raise DuplicateDelivery(
+            row["receipt_id"], _dispatched(conn, row["receipt_id"])
+        ) from None
     if receipt.dead_letter_reason is not None and dead_letter_ts is not None:
         record_trigger(
             conn,
@@ -188,6 +194,16 @@ def _insert(
             dead_letter_reason=receipt.dead_letter_reason,
         )
     return receipt_id
+
+
+def _dispatched(conn: sqlite3.Connection, receipt_id: str) -> bool:
+    """
+    Whether a receipt has any row in the trigger history.
+    """
+    row = conn.execute(
+        "SELECT 1 FROM triggers WHERE receipt_id = ? LIMIT 1", (receipt_id,)
+    ).fetchone()
+    return row is not None
 
 
 class ReceiptStore:
@@ -258,6 +274,27 @@ class ReceiptStore:
                 "SELECT * FROM receipts WHERE receipt_id = ?", (receipt_id,)
             ).fetchone()
             return Receipt.from_row(row) if row is not None else None
+
+        return self._db.run(read)
+
+    def undispatched(self, since: float) -> Deferred[list[Receipt]]:
+        """
+        Accepted receipts received after ``since`` that matched agents but
+        have no row in the trigger history: the service stopped between
+        storing them and dispatching them.
+        """
+
+        def read(conn: sqlite3.Connection) -> list[Receipt]:
+            rows = conn.execute(
+                "SELECT * FROM receipts r WHERE r.received_at > ?"
+                " AND r.verdict IN ('verified', 'unsigned', 'replay')"
+                " AND r.matched != '[]' AND r.dead_letter_reason IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM triggers t"
+                " WHERE t.receipt_id = r.receipt_id)"
+                " ORDER BY r.received_at",
+                (since,),
+            ).fetchall()
+            return [Receipt.from_row(row) for row in rows]
 
         return self._db.run(read)
 

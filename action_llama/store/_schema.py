@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from ._errors import SchemaTooNew
-from ._receipt_schema import RECEIPTS_MIGRATION
+from ._receipt_schema import RECEIPTS_MIGRATION, TRIGGERS_BY_RECEIPT_MIGRATION
 
 _MIGRATION_1 = """
 CREATE TABLE triggers (
@@ -142,7 +142,12 @@ CREATE TABLE login_tokens (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, RECEIPTS_MIGRATION]
+MIGRATIONS: list[str] = [
+    _MIGRATION_1,
+    _MIGRATION_2,
+    RECEIPTS_MIGRATION,
+    TRIGGERS_BY_RECEIPT_MIGRATION,
+]
 """
 Every migration, oldest first; the schema version is the length of this list.
 """

@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredList, fail
+
+from action_llama.store import Database
+from action_llama.store._receipts import NewReceipt, ReceiptStore
 
 from .webhook_harness import (
     SECRETS,
@@ -166,10 +169,6 @@ async def test_redelivery_after_the_secret_is_fixed_is_processed(
     assert gateway.seen_count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a receipt is deduplicated even when its dispatch never happened",
-)
 @pytest_twisted.ensureDeferred
 async def test_redelivery_after_a_failed_dispatch_is_processed(
     services: Services,
@@ -246,3 +245,40 @@ async def test_slack_timestamp_window_is_five_minutes(services: Services) -> Non
     [dead] = await gateway.triggers(dead_letter=True)
     assert dead["webhookReceiptId"] == refused.json()["receiptId"]
     assert dead["deadLetterReason"] == "stale"
+
+
+@pytest_twisted.ensureDeferred
+async def test_receipt_stored_but_never_dispatched_runs_after_restart(
+    services: Services,
+) -> None:
+    """
+    A delivery that was stored and acknowledged by a service that died
+    before dispatching it is dispatched when the service starts again.
+    """
+    root = dedupe_project(services.tmp_path / "p")
+    (root / ".al").mkdir()
+    db = Database(str(root / ".al" / "action-llama.db"), reactor)
+    await db.start()
+    sent = github_delivery()
+    receipt_id = await ReceiptStore(db).add(
+        NewReceipt(
+            received_at=time.time(),
+            provider="github",
+            source="github",
+            delivery_id=sent.delivery_id,
+            verdict="verified",
+            headers={k.lower(): v for k, v in sent.headers.items()},
+            body=sent.body,
+            event="push",
+            matched=("on-github",),
+        )
+    )
+    await db.close()
+    gateway = await start(services, root)
+    await gateway.running.until(
+        lambda: not gateway.running.idle("on-github"), "the lost delivery to run"
+    )
+    await gateway.settled()
+    triggers = await agent_triggers(gateway, "on-github")
+    assert [t["webhookReceiptId"] for t in triggers] == [receipt_id]
+    assert triggers[0]["result"] == "completed"

@@ -51,12 +51,20 @@ def enqueue(conn: sqlite3.Connection, item: NewWork, bound: int) -> EnqueueResul
             trigger_id,
         ),
     )
+    # Counting stops one past the bound, so a long queue costs no full count
+    # on every insert; only an overflowing queue is counted exactly.
     (depth,) = conn.execute(
-        "SELECT count(*) FROM work_queue WHERE agent = ? AND quarantined_at IS NULL",
-        (item.agent,),
+        "SELECT count(*) FROM (SELECT 1 FROM work_queue WHERE agent = ?"
+        " AND quarantined_at IS NULL LIMIT ?)",
+        (item.agent, bound + 1),
     ).fetchone()
     dropped: list[WorkItem] = []
     if depth > bound:
+        (depth,) = conn.execute(
+            "SELECT count(*) FROM work_queue WHERE agent = ?"
+            " AND quarantined_at IS NULL",
+            (item.agent,),
+        ).fetchone()
         dropped = [
             WorkItem.from_row(row)
             for row in conn.execute(
