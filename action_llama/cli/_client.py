@@ -106,20 +106,21 @@ class GatewayClient:
         """
         return (await self.request("GET", path)).body
 
-    async def post(self, path: str) -> dict[str, Any]:
+    async def post(self, path: str, body: Any = None) -> dict[str, Any]:
         """
-        ``POST path`` (without a body) and give the JSON body of its 200
-        answer.
+        ``POST path`` (with ``body`` as JSON, if given) and give the JSON body
+        of its 200 answer.
 
         :raises GatewayError: for any other outcome.
         """
-        return (await self.request("POST", path)).body
+        return (await self.request("POST", path, body=body)).body
 
     async def request(
         self,
         method: str,
         path: str,
         accept: Collection[int] = (200,),
+        body: Any = None,
     ) -> Answer:
         """
         Send one request and give its answer if its status is one of
@@ -136,7 +137,11 @@ class GatewayClient:
         url = self.base_url + path
         try:
             response = await self._http.request(
-                method, url, headers=headers, timeout=TIMEOUT
+                method,
+                url,
+                headers=headers,
+                timeout=TIMEOUT,
+                **({} if body is None else {"json": body}),
             )
             content = await response.content()
         except ConnectError:

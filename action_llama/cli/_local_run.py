@@ -54,14 +54,22 @@ class LocalRun:
     :param agent: the agent to run; the project must have it.
     :param on_record: called with each record of the agent's log as it is
         written.
+    :param trigger: why the run starts; a manual trigger from the CLI if
+        not given.
     """
 
     def __init__(
-        self, reactor: Any, project: ProjectConfig, agent: str, on_record: OnRecord
+        self,
+        reactor: Any,
+        project: ProjectConfig,
+        agent: str,
+        on_record: OnRecord,
+        trigger: Trigger | None = None,
     ) -> None:
         self._reactor = reactor
         self._project = project
         self._agent = agent
+        self._trigger = trigger or Trigger("manual", source="cli")
         self._on_record = on_record
         self._scheduler: Scheduler | None = None
         self._interrupted = False
@@ -121,7 +129,7 @@ class LocalRun:
             "log", lambda event: self._on_record(event.data["record"])
         )
         try:
-            return await _one_run(scheduler, self._agent)
+            return await _one_run(scheduler, self._agent, self._trigger)
         finally:
             unsubscribe()
             logs.close()
@@ -143,9 +151,10 @@ async def _ready(store: StoreService) -> None:
         raise CLIError(f"cannot open the project database: {e}") from None
 
 
-async def _one_run(scheduler: Scheduler, agent: str) -> RunRecord:
+async def _one_run(scheduler: Scheduler, agent: str, trigger: Trigger) -> RunRecord:
     """
-    Start one manual run of ``agent`` and give its record once it has ended.
+    Start one run of ``agent`` for ``trigger`` and give its record once it
+    has ended.
     """
     instance_id: str | None = None
     ended: Deferred[None] = Deferred()
@@ -162,7 +171,7 @@ async def _one_run(scheduler: Scheduler, agent: str) -> RunRecord:
 
     unsubscribe = scheduler.events.subscribe("state", look)
     try:
-        admission = await scheduler.submit(agent, Trigger("manual", source="cli"))
+        admission = await scheduler.submit(agent, trigger)
         if admission.instance_id is None:
             reason = admission.reason or admission.outcome
             if reason == "agent_disabled":

@@ -22,6 +22,7 @@ from twisted.logger import globalLogBeginner
 
 from ..config import ProjectConfig
 from ..observers import DailyJSONFileObserver
+from ..scheduler import Trigger
 from ..service import database_path
 from ..store import Database, RunRecord, queries
 from ._client import GatewayClient, GatewayNotRunning
@@ -50,27 +51,39 @@ def run(ctx: click.Context, agent: str) -> None:
     if agent not in {a.name for a in project.agents}:
         raise CLIError(f"there is no agent called {agent!r}")
     show = record_printer(raw=False, colour=sys.stdout.isatty())
-    run_async(lambda reactor: _run(reactor, project, agent, show))
+    run_async(lambda reactor: run_agent_once(reactor, project, agent, show))
 
 
-async def _run(reactor: Any, project: ProjectConfig, agent: str, show: Show) -> int:
+async def run_agent_once(
+    reactor: Any,
+    project: ProjectConfig,
+    agent: str,
+    show: Show,
+    trigger: Trigger | None = None,
+) -> int:
     """
     Run ``agent`` through the gateway if it runs, else here.
 
+    :param trigger: why the run starts; a manual trigger if not given. The
+        gateway takes manual triggers only, so there its context is sent as
+        the manual trigger's context.
     :returns: the run's exit code.
     """
     client = GatewayClient.for_project(reactor, project)
     follower = LogFollower(project.state_dir / "logs", agent, reactor)
     since = reactor.seconds()
     try:
-        admission = await client.post(f"/control/trigger/{quote(agent, safe='')}")
+        admission = await client.post(
+            f"/control/trigger/{quote(agent, safe='')}",
+            {"context": dict(trigger.context)} if trigger is not None else None,
+        )
     except GatewayNotRunning:
         click.echo(f"No gateway at {client.base_url}; running {agent} here.", err=True)
         globalLogBeginner.beginLoggingTo(
             [DailyJSONFileObserver(project.state_dir / "logs", "scheduler")],
             redirectStandardIO=False,
         )
-        return _exit_code(await LocalRun(reactor, project, agent, show).run())
+        return _exit_code(await LocalRun(reactor, project, agent, show, trigger).run())
     if admission.get("instanceId") is None:
         click.echo(
             f"{agent} is busy; the run is queued (work {admission.get('workId')}).",

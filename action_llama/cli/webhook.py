@@ -11,6 +11,7 @@ point is what the filters make of the payload.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,9 +19,11 @@ import attrs
 import click
 
 from ..config import AgentConfig, ProjectConfig, WebhookSource, WebhookTrigger
+from ..scheduler import Trigger
 from ..webhooks import PROVIDERS, ParseError, WebhookContext, match_agents, matches
-from ._common import CLIError, load_or_exit, project_option, project_root
-from .run import run as run_command
+from ._common import CLIError, load_or_exit, project_option, project_root, run_async
+from ._display import record_printer
+from .run import run_agent_once
 
 #: Headers that only each provider sends (lower-case), by provider; a
 #: fixture carrying one of them came from that provider.
@@ -145,7 +148,12 @@ def replay(
     for line in _reasons(project.agents, chosen.name, context):
         click.echo(line)
     if run_agent:
-        ctx.invoke(run_command, agent=_runnable(project, matched))
+        agent = _runnable(project, matched)
+        trigger = Trigger("webhook", source=chosen.name, context=context.to_json())
+        show = record_printer(raw=False, colour=sys.stdout.isatty())
+        run_async(
+            lambda reactor: run_agent_once(reactor, project, agent, show, trigger)
+        )
 
 
 def _source(
@@ -255,10 +263,8 @@ def _runnable(project: ProjectConfig, matched: list[str]) -> str:
     scales = {agent.name: agent.scale for agent in project.agents}
     for name in matched:
         if scales[name] > 0:
-            click.echo(f"Running {name} once, as `al run {name}` does.")
-            # XXX the run is a manual one, without this delivery as its
-            # trigger context: LocalRun (and the gateway path of `al run`)
-            # take no trigger yet. Acceptable until they do; the lead has
-            # the change.
+            click.echo(
+                f"Running {name} once with this delivery, as `al run {name}` does."
+            )
             return name
     raise CLIError("no agent that can run matches the delivery; nothing to run")

@@ -204,10 +204,6 @@ async def test_replay_run_runs_the_first_match_once(tmp_path: Path) -> None:
     assert (root / ".al" / f"seen-{run['instance_id']}.json").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalRun starts a manual run and takes no trigger to pass on",
-)
 @pytest_twisted.ensureDeferred
 async def test_replay_run_gives_the_delivery_as_trigger(tmp_path: Path) -> None:
     """
