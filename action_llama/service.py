@@ -278,7 +278,9 @@ class _StartupReport(Service):
         super().startService()
         project = self._options.project
         log.info("Project {root}", root=str(project.root))
-        names = ", ".join(agent.name for agent in project.agents) or "none"
+        shown = [agent.name for agent in project.agents[:10]]
+        more = len(project.agents) - len(shown)
+        names = ", ".join(shown) + (f" and {more} more" if more else "") or "none"
         log.info(
             "{count} agent(s) found: {names}", count=len(project.agents), names=names
         )

@@ -1,27 +1,54 @@
 """
 Entry point of the ``al`` command: the group, its global options, and the
-sub-commands gathered from their modules.
+sub-commands, each imported from its module only when it is used (so
+``al start`` carries none of the client code of the other commands).
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from .. import __version__
 from ._common import project_option
-from .control import kill, pause, resume, stop
-from .creds import creds
-from .dashboard import dashboard
-from .doctor import doctor
-from .logs import logs
-from .run import run
-from .start import start
-from .stats import stats
-from .status import stat
-from .webhook import webhook
+
+#: Each sub-command: its name, and the module and attribute that define it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("start", "start"),
+    "stop": ("control", "stop"),
+    "stat": ("status", "stat"),
+    "pause": ("control", "pause"),
+    "resume": ("control", "resume"),
+    "kill": ("control", "kill"),
+    "run": ("run", "run"),
+    "logs": ("logs", "logs"),
+    "stats": ("stats", "stats"),
+    "doctor": ("doctor", "doctor"),
+    "creds": ("creds", "creds"),
+    "dashboard": ("dashboard", "dashboard"),
+    "webhook": ("webhook", "webhook"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """
+    A group whose sub-commands are imported when they are looked up.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name]
+        command = getattr(importlib.import_module(f".{module}", __package__), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @project_option
 @click.version_option(__version__, prog_name="al")
 def cli() -> None:
@@ -33,24 +60,6 @@ def cli() -> None:
     (such as http://127.0.0.1:8181) to reach one started with another
     --port.
     """
-
-
-for command in (
-    start,
-    stop,
-    stat,
-    pause,
-    resume,
-    kill,
-    run,
-    logs,
-    stats,
-    doctor,
-    creds,
-    dashboard,
-    webhook,
-):
-    cli.add_command(command)
 
 
 def main() -> None:
