@@ -28,7 +28,7 @@ from .login import Login, add_login_routes
 from .openapi import add_openapi_route
 from .sse import LogStream, StatusStream
 from .stats import stats_resource
-from .webhooks import WebhookReceiver, add_webhook_routes, receipts_resource
+from .webhooks import WebhookReceiver, WebhookResource, receipts_resource
 
 _access_log = Logger(namespace="action_llama.gateway.access")
 
@@ -60,7 +60,6 @@ def build_root(
     add_openapi_route(app)
     add_execution_routes(app, scheduler)
     add_login_routes(app, login, auth)
-    add_webhook_routes(app, webhooks)
     stats = Protected(stats_resource(scheduler.store, webhooks), auth)
     receipts = Protected(receipts_resource(webhooks), auth)
     control = Protected(control_resource(scheduler, stop), auth)
@@ -87,7 +86,10 @@ def build_root(
     def lock_status(request: IRequest) -> IResource:
         return locks
 
-    return GatewayRoot(app.resource(), {b"health": _health(clock, scheduler)})
+    return GatewayRoot(
+        app.resource(),
+        {b"health": _health(clock, scheduler), b"webhooks": WebhookResource(webhooks)},
+    )
 
 
 def build_run_root(clock: IReactorTime, scheduler: Scheduler) -> IResource:
@@ -112,8 +114,9 @@ class GatewayRoot(Resource):
     everything else handed whole to the Klein route tree.
 
     :ivar tree: the Klein root, which routes on the full path.
-    :ivar fast: resources for single-segment paths (``/health``) that skip
-        URL routing.
+    :ivar fast: resources for the busiest paths (``/health``,
+        ``/webhooks/<name>``), by first segment, that skip URL routing; each
+        lists the routes it serves in ``routes``.
     """
 
     def __init__(self, tree: IResource, fast: dict[bytes, Resource]) -> None:

@@ -25,9 +25,11 @@ class HealthResource(Resource):
     :param clock: tells the current time for the uptime figure.
     :param started_at: when the service started, from ``clock.seconds()``.
     :param agent_count: how many agents the loaded project has.
+    :ivar routes: the routes it serves, for the route table.
     """
 
     isLeaf = True
+    routes = (("GET", "/health"),)
 
     def __init__(
         self,

@@ -16,9 +16,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from klein import Klein
+from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 
 from ..config import ProjectConfig, WebhookSource
 from ..credentials import WEBHOOK_SECRET_TYPES, CredentialStore
@@ -31,7 +34,7 @@ from ..webhooks import (
     discord_deferred_response,
     match_agents,
 )
-from ._json import HTTPError, json_app, json_body
+from ._json import HTTPError, json_app, json_body, json_error
 
 log = Logger(namespace="action_llama.gateway.webhooks")
 
@@ -519,14 +522,63 @@ def _kept(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k in _KEPT_HEADERS}
 
 
-def add_webhook_routes(app: Klein, receiver: WebhookReceiver) -> None:
+class WebhookResource(Resource):
     """
-    Add ``/webhooks/<name>`` (POST, and GET for X's CRC check) to ``app``.
+    ``/webhooks/<name>``: deliveries (``POST``) and X's CRC check (``GET``).
+
+    It is the busiest route, so the root hands requests to it before any
+    URL routing; it answers errors as JSON like every route tree does.
+
+    :ivar routes: the routes it serves, for the route table.
     """
 
-    @app.route("/webhooks/<name>", methods=["POST", "GET"])
-    async def webhook(request: IRequest, name: str) -> bytes:
-        return await receiver.receive(request, name)
+    isLeaf = True
+    routes = (("GET", "/webhooks/{name}"), ("POST", "/webhooks/{name}"))
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        super().__init__()
+        self._receiver = receiver
+
+    def render(self, request: IRequest) -> bytes | int:  # type: ignore[override]
+        if len(request.postpath) != 1 or not request.postpath[0]:
+            return json_error(request, 404, "no such route")
+        if request.method not in (b"POST", b"GET"):
+            request.setHeader(b"allow", b"GET, POST")
+            return json_error(request, 405, "method not allowed on this route")
+        try:
+            name = request.postpath[0].decode("utf-8")
+        except UnicodeDecodeError:
+            return json_error(request, 404, "no such route")
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        d = ensureDeferred(self._receiver.receive(request, name))
+        d.addErrback(_webhook_error, request)
+        d.addCallback(_finish, request, gone)
+        return NOT_DONE_YET
+
+
+def _webhook_error(failure: Failure, request: IRequest) -> bytes:
+    """
+    The JSON answer for a delivery that failed: its own status for an
+    expected error, a logged 500 for anything else.
+    """
+    if failure.check(HTTPError):
+        error: HTTPError = failure.value
+        for name, value in error.headers.items():
+            request.setHeader(name.replace("_", "-"), value)
+        return json_error(request, error.code, error.message)
+    log.failure("Unexpected error receiving a webhook", failure)
+    return json_error(request, 500, "internal error; see the service log")
+
+
+def _finish(body: bytes, request: IRequest, gone: list[bool]) -> None:
+    """
+    Send ``body`` and end the request, unless the client has gone.
+    """
+    if gone:
+        return
+    request.write(body)
+    request.finish()
 
 
 def receipts_resource(receiver: WebhookReceiver) -> Any:

@@ -143,8 +143,8 @@ async def _root(gateway: Gateway) -> GatewayRoot:
 async def gateway_routes(gateway: Gateway) -> set[tuple[str, str]]:
     """
     Every route a running gateway serves: the root's fixed routes (answered
-    before routing, ``GET`` only) and those of its Klein apps.
+    before routing) and those of its Klein apps.
     """
     root = await _root(gateway)
-    fixed = {("GET", "/" + name.decode("ascii")) for name in root.fast}
+    fixed = {route for resource in root.fast.values() for route in resource.routes}
     return fixed | served_routes(app_of(root.tree))
