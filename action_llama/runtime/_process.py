@@ -132,9 +132,9 @@ class ProcessRuntime:
             argv = child_argv(self._python, spec.run_dir / "run.json", spec.run_as, env)
             if self._nice is not None:
                 argv = [self._nice, "-n", str(CHILD_NICENESS), *argv]
-            self._reactor.spawnProcess(
-                run, argv[0], argv, env=env, path=str(spec.run_dir / "work")
-            )
+            # The child moves into its work directory itself: started without
+            # one, Twisted can use posix_spawn instead of forking the service.
+            self._reactor.spawnProcess(run, argv[0], argv, env=env)
         except (StagingError, OSError) as e:
             remove_credentials(spec.run_dir)
             if isinstance(e, StagingError):

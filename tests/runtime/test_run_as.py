@@ -98,6 +98,6 @@ def test_run_as_goes_through_sudo_preserving_the_environment(tmp_path: Path) -> 
     assert {"PATH", "HOME", "AL_RUN_SECRET", "AL_BIN_DIR"} <= set(preserved)
     run_file = str(spec.run_dir / "run.json")
     assert argv[5:] == [sys.executable, "-m", "action_llama.agent", run_file]
-    assert path == str(spec.run_dir / "work")
+    assert path is None and env["AL_RUN_DIR"] == str(spec.run_dir)
     assert handle.pid == 4242
     assert [call.getTime() for call in reactor.getDelayedCalls()] == [spec.timeout]
