@@ -7,11 +7,12 @@ Starting and stopping agent runs.
 """
 
 from ._masking import Masker, credential_names
-from ._process import ProcessRuntime, child_argv
+from ._process import CHILD_NICENESS, ProcessRuntime, child_argv
 from ._spec import IRunHandle, IRuntime, LogLine, RunExit, RunSpec
 from ._staging import CREDENTIAL_ENV
 
 __all__ = [
+    "CHILD_NICENESS",
     "CREDENTIAL_ENV",
     "IRunHandle",
     "IRuntime",

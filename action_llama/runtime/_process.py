@@ -72,7 +72,7 @@ def child_argv(
 
 
 #: How much lower than the service's the priority of a run's process is.
-CHILD_NICENESS = 5
+CHILD_NICENESS = 10
 
 
 @implementer(IRuntime)

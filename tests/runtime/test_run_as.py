@@ -15,7 +15,7 @@ from twisted.internet.interfaces import IProcessProtocol, IReactorProcess
 from twisted.internet.task import Clock
 from zope.interface import implementer
 
-from action_llama.runtime import ProcessRuntime, child_argv
+from action_llama.runtime import CHILD_NICENESS, ProcessRuntime, child_argv
 
 from .support import make_spec
 
@@ -90,7 +90,7 @@ def test_run_as_goes_through_sudo_preserving_the_environment(tmp_path: Path) -> 
 
     [(argv, env, path)] = reactor.spawned
     if argv[0].endswith("/nice"):
-        assert argv[1:3] == ["-n", "5"]
+        assert argv[1:3] == ["-n", str(CHILD_NICENESS)]
         argv = argv[3:]
     assert argv[:4] == ["sudo", "-n", "-u", user]
     preserved = argv[4].removeprefix("--preserve-env=").split(",")
