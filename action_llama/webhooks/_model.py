@@ -248,3 +248,22 @@ class Provider(Protocol):
         :param body: the raw request body.
         :raises ParseError: if the body is not a delivery of this provider.
         """
+
+
+class NoHandshake:
+    """
+    For providers that have no handshake: every request is a delivery.
+    """
+
+    def handshake(
+        self,
+        method: str,
+        headers: Headers,
+        body: bytes,
+        query: Mapping[str, str],
+        secret: Mapping[str, str] | None,
+    ) -> HandshakeAnswer | None:
+        """
+        :returns: ``None``: there is nothing to answer before verifying.
+        """
+        return None

@@ -18,8 +18,8 @@ from typing import Any
 
 from ._model import (
     ORG_FILTERS,
-    HandshakeAnswer,
     Headers,
+    NoHandshake,
     ParseError,
     Verdict,
     WebhookContext,
@@ -58,7 +58,7 @@ Payload keys of the checks and workflows that end with a conclusion.
 """
 
 
-class GitHubProvider:
+class GitHubProvider(NoHandshake):
     """
     Verify and read GitHub deliveries.
     """
@@ -98,21 +98,6 @@ class GitHubProvider:
             body,
             lambda digest: "sha256=" + digest.hex(),
         )
-
-    def handshake(
-        self,
-        method: str,
-        headers: Headers,
-        body: bytes,
-        query: Mapping[str, str],
-        secret: Mapping[str, str] | None,
-    ) -> HandshakeAnswer | None:
-        """
-        GitHub has no handshake.
-
-        :returns: ``None``.
-        """
-        return None
 
     def delivery_id(self, headers: Headers, body: bytes) -> str | None:
         """

@@ -26,8 +26,8 @@ from ._model import (
     ORG_FILTERS,
     STALE,
     VERIFIED,
-    HandshakeAnswer,
     Headers,
+    NoHandshake,
     ParseError,
     Verdict,
     WebhookContext,
@@ -55,7 +55,7 @@ How far, in seconds, ``webhookTimestamp`` may be from our clock.
 _ORG_IN_URL = re.compile(r"https://linear\.app/([^/]+)/")
 
 
-class LinearProvider:
+class LinearProvider(NoHandshake):
     """
     Verify and read Linear deliveries.
     """
@@ -98,21 +98,6 @@ class LinearProvider:
         if sent is None or not within(now, sent / 1000, WINDOW):
             return STALE
         return VERIFIED
-
-    def handshake(
-        self,
-        method: str,
-        headers: Headers,
-        body: bytes,
-        query: Mapping[str, str],
-        secret: Mapping[str, str] | None,
-    ) -> HandshakeAnswer | None:
-        """
-        Linear has no handshake.
-
-        :returns: ``None``.
-        """
-        return None
 
     def delivery_id(self, headers: Headers, body: bytes) -> str | None:
         """

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ._model import (
-    HandshakeAnswer,
     Headers,
+    NoHandshake,
     ParseError,
     Verdict,
     WebhookContext,
@@ -28,7 +28,7 @@ from ._model import (
 from ._payload import compact, epoch, get, hmac_verdict, iso, load_json, text
 
 
-class MintlifyProvider:
+class MintlifyProvider(NoHandshake):
     """
     Verify and read Mintlify deliveries.
     """
@@ -60,21 +60,6 @@ class MintlifyProvider:
             body,
             bytes.hex,
         )
-
-    def handshake(
-        self,
-        method: str,
-        headers: Headers,
-        body: bytes,
-        query: Mapping[str, str],
-        secret: Mapping[str, str] | None,
-    ) -> HandshakeAnswer | None:
-        """
-        Mintlify has no handshake.
-
-        :returns: ``None``.
-        """
-        return None
 
     def delivery_id(self, headers: Headers, body: bytes) -> str | None:
         """

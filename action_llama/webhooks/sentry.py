@@ -23,8 +23,8 @@ from typing import Any
 
 from ._model import (
     ORG_FILTERS,
-    HandshakeAnswer,
     Headers,
+    NoHandshake,
     ParseError,
     Verdict,
     WebhookContext,
@@ -59,7 +59,7 @@ _PROJECT_IN_URL = re.compile(r"/projects/([^/]+)/([^/]+)/")
 _ORG_PROJECT_IN_URL = re.compile(r"/organizations/[^/]+/projects/([^/]+)/")
 
 
-class SentryProvider:
+class SentryProvider(NoHandshake):
     """
     Verify and read Sentry deliveries.
     """
@@ -90,21 +90,6 @@ class SentryProvider:
             body,
             bytes.hex,
         )
-
-    def handshake(
-        self,
-        method: str,
-        headers: Headers,
-        body: bytes,
-        query: Mapping[str, str],
-        secret: Mapping[str, str] | None,
-    ) -> HandshakeAnswer | None:
-        """
-        Sentry has no handshake.
-
-        :returns: ``None``.
-        """
-        return None
 
     def delivery_id(self, headers: Headers, body: bytes) -> str | None:
         """
