@@ -115,7 +115,9 @@ async def main(reactor: Any, queued: int) -> None:
     }
 
     async def post(path: str, body: Any = None) -> dict[str, Any]:
-        response = await treq.post(base + path, json=body, headers=headers)
+        response = await treq.post(
+            base + path, json=body if body is not None else {}, headers=headers
+        )
         answer: dict[str, Any] = await response.json()
         if response.code != 200:
             raise RuntimeError(f"POST {path}: {response.code} {answer}")

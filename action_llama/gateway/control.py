@@ -75,9 +75,6 @@ def control_resource(scheduler: Scheduler, stop: Callable[[], None]) -> Any:
     async def trigger(request: IRequest, name: str) -> bytes:
         agent = _agent(scheduler, name)
         body = read_json(request)
-        if body is None:
-            # A JSON null is how some clients send "no body".
-            body = {}
         if not isinstance(body, dict):
             raise HTTPError(400, 'send a JSON object, like {"context": {...}}')
         context = body.get("context", {})

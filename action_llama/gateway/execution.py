@@ -9,6 +9,7 @@ missing secret, or the secret of a run that has ended, gets 403.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from klein import Klein
@@ -116,35 +117,32 @@ def add_execution_routes(app: Klein, scheduler: Scheduler) -> None:
         )
         return json_body(request, {"ok": True, "code": code})
 
-    @app.route("/locks/acquire", methods=["POST"])
-    def acquire(request: IRequest) -> bytes:
-        instance = _instance(request, scheduler)
-        key = _text(read_json(request), "resourceKey", 1024)
-        try:
-            result = scheduler.locks.acquire(key, instance.id, instance.agent)
-        except LockKeyError as e:
-            raise HTTPError(400, str(e)) from None
-        return json_body(request, result.to_json())
+    def lock_route(operation: Callable[[str, Instance], Any]) -> Any:
+        """
+        A lock route: the run's secret, a ``resourceKey``, and the lock
+        table's answer.
+        """
 
-    @app.route("/locks/release", methods=["POST"])
-    def release(request: IRequest) -> bytes:
-        instance = _instance(request, scheduler)
-        key = _text(read_json(request), "resourceKey", 1024)
-        try:
-            result = scheduler.locks.release(key, instance.id)
-        except LockKeyError as e:
-            raise HTTPError(400, str(e)) from None
-        return json_body(request, result.to_json())
+        def route(request: IRequest) -> bytes:
+            instance = _instance(request, scheduler)
+            key = _text(read_json(request), "resourceKey", 1024)
+            try:
+                result = operation(key, instance)
+            except LockKeyError as e:
+                raise HTTPError(400, str(e)) from None
+            return json_body(request, result.to_json())
 
-    @app.route("/locks/heartbeat", methods=["POST"])
-    def heartbeat(request: IRequest) -> bytes:
-        instance = _instance(request, scheduler)
-        key = _text(read_json(request), "resourceKey", 1024)
-        try:
-            result = scheduler.locks.heartbeat(key, instance.id)
-        except LockKeyError as e:
-            raise HTTPError(400, str(e)) from None
-        return json_body(request, result.to_json())
+        return route
+
+    locks = scheduler.locks
+    for path, operation in [
+        ("acquire", lambda key, i: locks.acquire(key, i.id, i.agent)),
+        ("release", lambda key, i: locks.release(key, i.id)),
+        ("heartbeat", lambda key, i: locks.heartbeat(key, i.id)),
+    ]:
+        app.route(f"/locks/{path}", methods=["POST"], endpoint=f"lock_{path}")(
+            lock_route(operation)
+        )
 
     @app.route("/calls", methods=["POST"])
     async def call(request: IRequest) -> bytes:
