@@ -22,6 +22,6 @@ run_dir = os.environ.get("AL_RUN_DIR")
 if run_dir:
     os.chdir(os.path.join(run_dir, "work"))
 
-from action_llama.agent._run import main
+from action_llama.agent._run import main  # noqa: E402 (after setsid, on purpose)
 
 sys.exit(main(sys.argv[1:]))
