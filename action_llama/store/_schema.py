@@ -26,7 +26,11 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from ._errors import SchemaTooNew
-from ._receipt_schema import RECEIPTS_MIGRATION, TRIGGERS_BY_RECEIPT_MIGRATION
+from ._receipt_schema import (
+    QUEUE_DEPTHS_MIGRATION,
+    RECEIPTS_MIGRATION,
+    TRIGGERS_BY_RECEIPT_MIGRATION,
+)
 
 _MIGRATION_1 = """
 CREATE TABLE triggers (
@@ -147,6 +151,7 @@ MIGRATIONS: list[str] = [
     _MIGRATION_2,
     RECEIPTS_MIGRATION,
     TRIGGERS_BY_RECEIPT_MIGRATION,
+    QUEUE_DEPTHS_MIGRATION,
 ]
 """
 Every migration, oldest first; the schema version is the length of this list.

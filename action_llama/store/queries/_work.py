@@ -51,20 +51,11 @@ def enqueue(conn: sqlite3.Connection, item: NewWork, bound: int) -> EnqueueResul
             trigger_id,
         ),
     )
-    # Counting stops one past the bound, so a long queue costs no full count
-    # on every insert; only an overflowing queue is counted exactly.
     (depth,) = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM work_queue WHERE agent = ?"
-        " AND quarantined_at IS NULL LIMIT ?)",
-        (item.agent, bound + 1),
+        "SELECT depth FROM queue_depths WHERE agent = ?", (item.agent,)
     ).fetchone()
     dropped: list[WorkItem] = []
     if depth > bound:
-        (depth,) = conn.execute(
-            "SELECT count(*) FROM work_queue WHERE agent = ?"
-            " AND quarantined_at IS NULL",
-            (item.agent,),
-        ).fetchone()
         dropped = [
             WorkItem.from_row(row)
             for row in conn.execute(
@@ -158,8 +149,7 @@ def queue_depths(conn: sqlite3.Connection) -> dict[str, int]:
     return {
         agent: depth
         for agent, depth in conn.execute(
-            "SELECT agent, count(*) FROM work_queue WHERE quarantined_at IS NULL"
-            " GROUP BY agent"
+            "SELECT agent, depth FROM queue_depths WHERE depth > 0"
         )
     }
 
