@@ -244,14 +244,17 @@ class GatewayService(Service):
 
     def startService(self) -> None:
         super().startService()
-        d = self._after() if self._after is not None else succeed(None)
-        d.addCallback(lambda _: self._listen())
-        self._listening.follow(d)
+        ready = self._after() if self._after is not None else succeed(None)
+        listening: Deferred[IListeningPort] = ready.addCallback(
+            lambda _: self._listen()
+        )
+        self._listening.follow(listening)
 
     def _listen(self) -> Deferred[IListeningPort]:
         if not self.running:
             raise RuntimeError("the gateway was stopped before it could listen")
-        return self._endpoint.listen(self._site).addCallback(self._bound)
+        listening: Deferred[IListeningPort] = self._endpoint.listen(self._site)
+        return listening.addCallback(self._bound)
 
     def _bound(self, port: IListeningPort) -> IListeningPort:
         self._port = port
@@ -306,7 +309,7 @@ class _StartupReport(Service):
     def _report_urls(self, port: IListeningPort) -> IListeningPort:
         host = self._options.interface
         shown = "127.0.0.1" if host == "0.0.0.0" else host
-        url = f"http://{shown}:{port.getHost().port}"
+        url = f"http://{shown}:{_port_number(port)}"
         log.info("Gateway listening on {url} (bound to {host})", url=url, host=host)
         if self._options.web_ui:
             log.info("Dashboard at {url}/dashboard", url=url)
@@ -491,12 +494,21 @@ def makeService(
     return top
 
 
+def _port_number(port: IListeningPort) -> int:
+    """
+    The TCP port number a listening port is bound to.
+    """
+    address = port.getHost()
+    assert isinstance(address, IPv4Address)
+    return address.port
+
+
 def _tell_runs_the_port(port: IListeningPort, scheduler: Scheduler) -> None:
     """
     Runs reach the gateway on loopback at the port actually bound (which
     differs from the configured one when that is 0).
     """
-    scheduler.gateway_url = f"http://127.0.0.1:{port.getHost().port}"
+    scheduler.gateway_url = f"http://127.0.0.1:{_port_number(port)}"
 
 
 def _log_login_link(port: IListeningPort, links: LoginLinks) -> None:

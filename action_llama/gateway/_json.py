@@ -8,7 +8,7 @@ status code; nothing renders a traceback or an HTML error page.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from klein import Klein
 from klein.resource import KleinResource
@@ -108,6 +108,28 @@ class _JSONResource(KleinResource):
         return super().render(request)
 
 
+E = TypeVar("E", bound=BaseException)
+
+
+def _value(failure: Failure, kind: type[E]) -> E:
+    """
+    The exception a failure holds, known to be of ``kind`` (the error
+    handler was registered for it).
+    """
+    error = failure.value
+    assert isinstance(error, kind)
+    return error
+
+
+def http_error_body(request: IRequest, error: HTTPError) -> bytes:
+    """
+    The JSON answer of an expected error, with its headers.
+    """
+    for name, value in error.headers.items():
+        request.setHeader(name.replace("_", "-"), value)
+    return json_error(request, error.code, error.message)
+
+
 def json_app() -> Klein:
     """
     A Klein app whose errors are answered as JSON.
@@ -125,10 +147,7 @@ def json_app() -> Klein:
 
     @app.handle_errors(HTTPError)
     def expected(request: IRequest, failure: Failure) -> bytes:
-        error: HTTPError = failure.value
-        for name, value in error.headers.items():
-            request.setHeader(name.replace("_", "-"), value)
-        return json_error(request, error.code, error.message)
+        return http_error_body(request, _value(failure, HTTPError))
 
     @app.handle_errors(NotFound)
     def not_found(request: IRequest, failure: Failure) -> bytes:
@@ -136,19 +155,22 @@ def json_app() -> Klein:
 
     @app.handle_errors(MethodNotAllowed)
     def not_allowed(request: IRequest, failure: Failure) -> bytes:
-        allowed = failure.value.valid_methods or []
+        allowed = _value(failure, MethodNotAllowed).valid_methods or []
         request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
         return json_error(request, 405, "method not allowed on this route")
 
     @app.handle_errors(RequestRedirect)
     def redirect(request: IRequest, failure: Failure) -> bytes:
-        request.setHeader(b"location", failure.value.new_url.encode("utf-8"))
-        return json_error(request, failure.value.code, "this route ends with '/'")
+        moved = _value(failure, RequestRedirect)
+        request.setHeader(b"location", moved.new_url.encode("utf-8"))
+        return json_error(request, moved.code, "this route ends with '/'")
 
     @app.handle_errors(HTTPException)
     def other_http(request: IRequest, failure: Failure) -> bytes:
-        code = failure.value.code or 400
-        return json_error(request, code, failure.value.description or "bad request")
+        error = _value(failure, HTTPException)
+        return json_error(
+            request, error.code or 400, error.description or "bad request"
+        )
 
     @app.handle_errors(DatabaseUnavailable)
     def unavailable(request: IRequest, failure: Failure) -> bytes:

@@ -13,9 +13,10 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import Request, Site
+from twisted.web.server import Site
 
 from ..scheduler import Scheduler
 from ._json import json_app
@@ -132,7 +133,7 @@ class GatewayRoot(Resource):
         request.postpath.insert(0, request.prepath.pop())
         return self.tree
 
-    def render(self, request: IRequest) -> Any:  # type: ignore[override]
+    def render(self, request: IRequest) -> Any:
         return self.tree.render(request)
 
 
@@ -155,7 +156,7 @@ class GatewaySite(Site):
         super().__init__(resource, parsePOSTFormSubmission=False)
         self.log_requests = log_requests
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         if not self.log_requests:
             return
         _access_log.debug(

@@ -11,6 +11,7 @@ from typing import Any
 
 from klein import Klein
 from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from ..config import AGENT_NAME_RE
 from ..scheduler import Scheduler, Trigger
@@ -67,7 +68,7 @@ def control_resource(scheduler: Scheduler, stop: Callable[[], None]) -> Any:
         return json_body(request, {"ok": True, "paused": False})
 
     @app.route("/stop", methods=["POST"])
-    def stop_service(request: IRequest) -> bytes:
+    def stop_service(request: Request) -> bytes:
         request.notifyFinish().addBoth(lambda _: stop())
         return json_body(request, {"ok": True, "stopping": True})
 

@@ -42,7 +42,7 @@ class HealthResource(Resource):
         self._started_at = started_at
         self._agent_count = agent_count
 
-    def render(self, request: IRequest) -> bytes:  # type: ignore[override]
+    def render(self, request: IRequest) -> bytes:
         if request.postpath not in ([], [b""]):
             return json_error(request, 404, "no such route")
         if request.method not in (b"GET", b"HEAD"):

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
 from ..config import ProjectConfig, WebhookSource
 from ..credentials import WEBHOOK_SECRET_TYPES, CredentialStore
@@ -34,7 +34,7 @@ from ..webhooks import (
     discord_deferred_response,
     match_agents,
 )
-from ._json import HTTPError, json_app, json_body, json_error
+from ._json import HTTPError, http_error_body, json_app, json_body, json_error
 
 log = Logger(namespace="action_llama.gateway.webhooks")
 
@@ -501,7 +501,7 @@ def _read_body(request: IRequest) -> bytes:
     if request.content is None:
         return b""
     request.content.seek(0)
-    body = request.content.read(MAX_BODY + 1)
+    body: bytes = request.content.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         raise HTTPError(413, f"the body is larger than {MAX_BODY} bytes")
     return body
@@ -539,14 +539,15 @@ class WebhookResource(Resource):
         super().__init__()
         self._receiver = receiver
 
-    def render(self, request: IRequest) -> bytes | int:  # type: ignore[override]
-        if len(request.postpath) != 1 or not request.postpath[0]:
+    def render(self, request: Request) -> bytes | int:
+        segments = request.postpath or []
+        if len(segments) != 1 or not segments[0]:
             return json_error(request, 404, "no such route")
         if request.method not in (b"POST", b"GET"):
             request.setHeader(b"allow", b"GET, POST")
             return json_error(request, 405, "method not allowed on this route")
         try:
-            name = request.postpath[0].decode("utf-8")
+            name = segments[0].decode("utf-8")
         except UnicodeDecodeError:
             return json_error(request, 404, "no such route")
         gone: list[bool] = []
@@ -562,11 +563,8 @@ def _webhook_error(failure: Failure, request: IRequest) -> bytes:
     The JSON answer for a delivery that failed: its own status for an
     expected error, a logged 500 for anything else.
     """
-    if failure.check(HTTPError):
-        error: HTTPError = failure.value
-        for name, value in error.headers.items():
-            request.setHeader(name.replace("_", "-"), value)
-        return json_error(request, error.code, error.message)
+    if isinstance(failure.value, HTTPError):
+        return http_error_body(request, failure.value)
     log.failure("Unexpected error receiving a webhook", failure)
     return json_error(request, 500, "internal error; see the service log")
 
