@@ -26,11 +26,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 from ..config import ProjectConfig, WebhookSource
 from ..credentials import WEBHOOK_SECRET_TYPES, CredentialStore
 from ..scheduler import Admission, Scheduler, Trigger
+from ..store import new_id
 from ..store._receipts import DuplicateDelivery, NewReceipt, Receipt, ReceiptStore
 from ..webhooks import (
     PROVIDERS,
     ParseError,
     Provider,
+    WebhookContext,
     discord_deferred_response,
     match_agents,
 )
@@ -227,73 +229,100 @@ class WebhookReceiver:
             context = attrs.evolve(context, source=source)
             matched = match_agents(self.project.agents, source, context)
         reason = "parse_error" if context is None else (None if matched else "no_match")
-        try:
-            receipt_id = await self._store(
-                NewReceipt(
-                    received_at=now,
+        receipt = NewReceipt(
+            received_at=now,
+            provider=provider.name,
+            source=source,
+            delivery_id=delivery_id,
+            verdict=verdict.reason or "verified",
+            headers=_kept(headers),
+            body=body,
+            event=context.event if context else None,
+            matched=tuple(matched),
+            dead_letter_reason=reason,
+        )
+        if context is None or not matched:
+            try:
+                receipt_id = await self._store(receipt)
+            except DuplicateDelivery as e:
+                return _duplicate(request, e.receipt_id)
+            if context is None:
+                log.warn(
+                    "Could not read a {provider} delivery to {source}: {error}",
                     provider=provider.name,
                     source=source,
-                    delivery_id=delivery_id,
-                    verdict=verdict.reason or "verified",
-                    headers=_kept(headers),
-                    body=body,
-                    event=context.event if context else None,
-                    matched=tuple(matched),
-                    dead_letter_reason=reason,
+                    error=parse_error,
                 )
-            )
-        except DuplicateDelivery as e:
-            in_flight = e.receipt_id in self._dispatching
-            if e.dispatched or in_flight or context is None or not matched:
-                return json_body(
-                    request, {"ok": True, "duplicate": True, "receiptId": e.receipt_id}
-                )
-            log.info(
-                "A redelivery of receipt {receipt} arrived, whose dispatch was "
-                "lost; dispatching it now",
-                receipt=e.receipt_id,
-            )
-            receipt_id = e.receipt_id
-        if context is None:
-            log.warn(
-                "Could not read a {provider} delivery to {source}: {error}",
-                provider=provider.name,
-                source=source,
-                error=parse_error,
-            )
             return json_body(
                 request,
                 {
                     "ok": True,
                     "receiptId": receipt_id,
                     "matched": [],
+                    **({} if context is None else {"started": [], "queued": []}),
                     "deadLetterReason": reason,
                 },
             )
-        context = attrs.evolve(context, receipt_id=receipt_id)
-        # Copies that arrive while this dispatch is under way are duplicates,
-        # although the trigger history does not show it yet.
-        self._dispatching.add(receipt_id)
+        # The receipt is written in the same transaction as the first run or
+        # queued work it causes: one commit, and never one without the other.
+        receipt_id = new_id()
         try:
-            result = await self.dispatch(
-                receipt_id, context.to_json(), matched, "webhook", source
+            result = await self._dispatch_new(receipt, receipt_id, context, matched)
+        except DuplicateDelivery as e:
+            if e.dispatched or e.receipt_id in self._dispatching:
+                return _duplicate(request, e.receipt_id)
+            log.info(
+                "A redelivery of receipt {receipt} arrived, whose dispatch was "
+                "lost; dispatching it now",
+                receipt=e.receipt_id,
             )
-        except Exception:
-            log.failure(
-                "Could not dispatch webhook receipt {receipt}", receipt=receipt_id
-            )
-            raise HTTPError(
-                503,
-                "the delivery was stored but could not be dispatched; retry later",
-                retry_after="5",
-            ) from None
-        finally:
-            self._dispatching.discard(receipt_id)
+            receipt_id = e.receipt_id
+            result = await self._dispatch_new(None, receipt_id, context, matched)
+        context = attrs.evolve(context, receipt_id=receipt_id)
         deferred_answer = discord_deferred_response(context)
         if deferred_answer is not None and matched:
             request.setHeader(b"content-type", deferred_answer.content_type.encode())
             return deferred_answer.body
         return json_body(request, {"ok": True, "receiptId": receipt_id, **result})
+
+    async def _dispatch_new(
+        self,
+        receipt: NewReceipt | None,
+        receipt_id: str,
+        context: WebhookContext,
+        matched: list[str],
+    ) -> dict[str, Any]:
+        """
+        Dispatch a verified, matched delivery, storing ``receipt`` (unless it
+        is stored already) with the first write.
+
+        :raises DuplicateDelivery: if an accepted receipt has its delivery id.
+        :raises HTTPError: 503 if it could not be stored or dispatched.
+        """
+        self._dispatching.add(receipt_id)
+        try:
+            return await self.dispatch(
+                receipt_id,
+                attrs.evolve(context, receipt_id=receipt_id).to_json(),
+                matched,
+                "webhook",
+                context.source or context.provider,
+                receipt,
+            )
+        except (DuplicateDelivery, HTTPError):
+            raise
+        except Exception:
+            log.failure(
+                "Could not store or dispatch webhook receipt {receipt}",
+                receipt=receipt_id,
+            )
+            raise HTTPError(
+                503,
+                "the delivery could not be stored or dispatched; retry later",
+                retry_after="5",
+            ) from None
+        finally:
+            self._dispatching.discard(receipt_id)
 
     async def _store(self, receipt: NewReceipt) -> str:
         """
@@ -317,22 +346,36 @@ class WebhookReceiver:
         matched: list[str],
         kind: str,
         source: str,
+        receipt: NewReceipt | None = None,
     ) -> dict[str, Any]:
         """
-        Submit a stored delivery to each matched agent through the admission
-        gate, and record what became of it.
+        Submit a delivery to each matched agent through the admission gate,
+        and record what became of it.
 
+        :param receipt: the delivery's receipt when it is not stored yet: it
+            is written in the same transaction as the first admission that
+            writes anything (or, when every agent refused, as a dead letter).
         :returns: ``matched``, ``started``, ``queued`` and, when nothing took
             it, ``deadLetterReason``.
+        :raises DuplicateDelivery: if ``receipt`` duplicates a stored one.
         """
         started: list[str] = []
         queued: list[str] = []
         refusals: list[str] = []
+        unstored = receipt
         for agent in matched:
+            before = (
+                self.receipts.insert_operation(unstored, receipt_id)
+                if unstored is not None
+                else None
+            )
             admission: Admission = await self.scheduler.submit(
                 agent,
                 Trigger(kind, source=source, context=context, receipt_id=receipt_id),  # type: ignore[arg-type]
+                before,
             )
+            if admission.wrote:
+                unstored = None
             if admission.outcome == "started":
                 started.append(agent)
             elif admission.outcome == "queued":
@@ -346,9 +389,14 @@ class WebhookReceiver:
         }
         if matched and not started and not queued:
             reason = "agent_disabled" if "agent_disabled" in refusals else "queue_full"
-            await self.receipts.set_outcome(
-                receipt_id, tuple(matched), reason, self.scheduler.clock.seconds()
-            )
+            if unstored is not None:
+                await self.receipts.add(
+                    attrs.evolve(unstored, dead_letter_reason=reason), receipt_id
+                )
+            else:
+                await self.receipts.set_outcome(
+                    receipt_id, tuple(matched), reason, self.scheduler.clock.seconds()
+                )
             result["deadLetterReason"] = reason
         elif not matched:
             result["deadLetterReason"] = "no_match"
@@ -480,6 +528,13 @@ def _delivery_id(
         return provider.delivery_id(headers, body)
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _duplicate(request: IRequest, receipt_id: str) -> bytes:
+    """
+    The answer to a copy of a delivery already taken.
+    """
+    return json_body(request, {"ok": True, "duplicate": True, "receiptId": receipt_id})
 
 
 def _refusal(request: IRequest, reason: str | None, receipt_id: str) -> bytes:

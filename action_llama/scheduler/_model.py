@@ -72,6 +72,15 @@ class Admission:
     reason: str | None = None
     dropped: tuple[str, ...] = ()
 
+    @property
+    def wrote(self) -> bool:
+        """
+        Whether the decision was written to the database (a run started,
+        work queued, a tick skipped, or work queued then dropped at once by a
+        bound of 0), so that a ``before`` write given with it was made too.
+        """
+        return self.outcome != "refused" or self.reason == "queue_full"
+
     def to_json(self) -> dict[str, Any]:
         """
         The wire shape of the decision.

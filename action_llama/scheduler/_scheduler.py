@@ -31,7 +31,7 @@ from ..locks import LockTable
 from ..logs import AgentLogs, iso_time
 from ..once import Once
 from ..runtime import IRuntime, LogLine, RunExit, RunSpec
-from ..store import CallRecord, NewRun, NewWork, Store, WorkItem
+from ..store import CallRecord, NewRun, NewWork, Operation, Store, WorkItem
 from ._cron import CronTimer
 from ._model import Admission, AgentState, Instance, Trigger
 
@@ -202,14 +202,23 @@ class Scheduler(Service):
 
     # -- the admission gate -------------------------------------------------
 
-    def submit(self, agent: str, trigger: Trigger) -> Deferred[Admission]:
+    def submit(
+        self,
+        agent: str,
+        trigger: Trigger,
+        before: Operation[object] | None = None,
+    ) -> Deferred[Admission]:
         """
         The one way work starts: apply pause, disable, scale and queue limits
         to ``trigger`` for ``agent``, then start a run or queue the work.
 
+        :param before: a write to commit in the same transaction as the run's
+            start or the queued work (the webhook receipt behind it); if it
+            raises, nothing starts or queues and the Deferred fails with its
+            exception. A refused trigger writes nothing, ``before`` included.
         :returns: a Deferred that fires with the decision once it is durable
             (the run recorded as started, or the work stored in the queue).
-            It fails only if the database does.
+            It fails only if the database (or ``before``) does.
         """
         state = self._agents.get(agent)
         if state is None:
@@ -224,8 +233,8 @@ class Scheduler(Service):
                 return ensureDeferred(self._skip(state, trigger))
             return self._start(state, trigger)
         if self._can_start_now(state):
-            return self._start(state, trigger)
-        return ensureDeferred(self._enqueue(state, trigger))
+            return self._start(state, trigger, before=before)
+        return ensureDeferred(self._enqueue(state, trigger, before))
 
     def _has_runner(self, state: AgentState) -> bool:
         """
@@ -260,7 +269,12 @@ class Scheduler(Service):
         )
         return Admission("skipped", state.name, reason="busy")
 
-    async def _enqueue(self, state: AgentState, trigger: Trigger) -> Admission:
+    async def _enqueue(
+        self,
+        state: AgentState,
+        trigger: Trigger,
+        before: Operation[object] | None = None,
+    ) -> Admission:
         """
         Store ``trigger`` at the end of the agent's queue, dropping the
         oldest items beyond its bound.
@@ -277,7 +291,9 @@ class Scheduler(Service):
         )
         state.queued += 1
         try:
-            result = await self.store.enqueue(item, state.config.max_work_queue_size)
+            result = await self.store.enqueue(
+                item, state.config.max_work_queue_size, before
+            )
         except BaseException:
             state.queued -= 1
             raise
@@ -332,17 +348,25 @@ class Scheduler(Service):
         self._total_running -= 1
 
     def _start(
-        self, state: AgentState, trigger: Trigger, item: WorkItem | None = None
+        self,
+        state: AgentState,
+        trigger: Trigger,
+        item: WorkItem | None = None,
+        before: Operation[object] | None = None,
     ) -> Deferred[Admission]:
         """
         Reserve a runner now, then record the run and start its process.
         """
         instance = self._reserve(state, trigger)
         instance.ended = Deferred()
-        return ensureDeferred(self._launch(state, instance, item))
+        return ensureDeferred(self._launch(state, instance, item, before))
 
     async def _launch(
-        self, state: AgentState, instance: Instance, item: WorkItem | None
+        self,
+        state: AgentState,
+        instance: Instance,
+        item: WorkItem | None,
+        before: Operation[object] | None = None,
     ) -> Admission:
         trigger = instance.trigger
         try:
@@ -360,6 +384,7 @@ class Scheduler(Service):
                 run,
                 trigger_id=item.trigger_id if item else None,
                 work_id=item.work_id if item else None,
+                before=before,
             )
         except BaseException:
             self._unreserve(state, instance)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
@@ -143,9 +144,11 @@ class Receipt:
 
 
 def _insert(
-    conn: sqlite3.Connection, receipt: NewReceipt, dead_letter_ts: float | None
+    conn: sqlite3.Connection,
+    receipt: NewReceipt,
+    dead_letter_ts: float | None,
+    receipt_id: str,
 ) -> str:
-    receipt_id = new_id()
     accepted = receipt.verdict in ACCEPTED
     body = receipt.body if accepted else receipt.body[:REFUSED_BODY_PREFIX]
     try:
@@ -216,16 +219,29 @@ class ReceiptStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add(self, receipt: NewReceipt) -> Deferred[str]:
+    def add(self, receipt: NewReceipt, receipt_id: str | None = None) -> Deferred[str]:
         """
         Store a delivery durably; a dead letter also gets its row in the
         trigger history, in the same transaction.
 
+        :param receipt_id: the id to store it under; a new one if ``None``.
         :returns: a Deferred that fires with the receipt id once committed.
             It fails with `DuplicateDelivery` if an accepted receipt has the
             same delivery id.
         """
-        return self._db.run(lambda conn: _insert(conn, receipt, receipt.received_at))
+        return self._db.run(self.insert_operation(receipt, receipt_id or new_id()))
+
+    def insert_operation(
+        self, receipt: NewReceipt, receipt_id: str
+    ) -> Callable[[sqlite3.Connection], str]:
+        """
+        The write that stores ``receipt`` under ``receipt_id``, to run inside
+        another transaction (the first dispatch of the delivery), so that the
+        receipt and the work it causes are committed together.
+
+        :returns: the write; it raises `DuplicateDelivery` as `add` fails.
+        """
+        return lambda conn: _insert(conn, receipt, receipt.received_at, receipt_id)
 
     def set_outcome(
         self,

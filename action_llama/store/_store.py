@@ -5,12 +5,13 @@ gateway's login sessions and tokens.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from . import queries
-from ._db import Database
+from ._db import Database, Operation
 from ._records import (
     AgentSummary,
     CallRecord,
@@ -87,6 +88,7 @@ class Store:
         *,
         trigger_id: int | None = None,
         work_id: str | None = None,
+        before: Operation[object] | None = None,
     ) -> Deferred[None]:
         """
         Record ``run`` as started, in one transaction: insert it as
@@ -96,13 +98,20 @@ class Store:
 
         :param trigger_id: the trigger row of the work, from ``enqueue``.
         :param work_id: the leased work item the run comes from.
+        :param before: another write to make first in the same transaction
+            (the webhook receipt behind the run); if it raises, nothing is
+            written and the Deferred fails with its exception.
         :returns: a Deferred that fires with ``None``. It fails with
             ``NoSuchRecord`` if the trigger row or the work item is missing, and
             with ``sqlite3.IntegrityError`` if the instance id is taken.
         """
-        return self._db.run(
-            lambda conn: queries.start_run(conn, run, trigger_id, work_id)
-        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            if before is not None:
+                before(conn)
+            queries.start_run(conn, run, trigger_id, work_id)
+
+        return self._db.run(write)
 
     def finish_run(
         self,
@@ -171,7 +180,9 @@ class Store:
         """
         return self._db.run(lambda conn: queries.mark_lost_runs(conn, now))
 
-    def enqueue(self, item: NewWork, bound: int) -> Deferred[EnqueueResult]:
+    def enqueue(
+        self, item: NewWork, bound: int, before: Operation[object] | None = None
+    ) -> Deferred[EnqueueResult]:
         """
         Add ``item`` to the end of its agent's queue, in one transaction with a
         ``queued`` trigger row. If the agent's queue (quarantined items aside,
@@ -179,11 +190,20 @@ class Store:
         oldest unleased ones beyond it and set their trigger rows to
         ``dropped``.
 
+        :param before: another write to make first in the same transaction
+            (the webhook receipt behind the work); if it raises, nothing is
+            written and the Deferred fails with its exception.
         :returns: a Deferred that fires with the work id, the trigger row's id
             and the dropped items. It fails with ``sqlite3.IntegrityError`` if
             the work id is taken.
         """
-        return self._db.run(lambda conn: queries.enqueue(conn, item, bound))
+
+        def write(conn: sqlite3.Connection) -> EnqueueResult:
+            if before is not None:
+                before(conn)
+            return queries.enqueue(conn, item, bound)
+
+        return self._db.run(write)
 
     def lease(self, agent: str, now: float) -> Deferred[WorkItem | None]:
         """
