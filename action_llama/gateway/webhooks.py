@@ -99,6 +99,7 @@ class WebhookReceiver:
         self.scheduler = scheduler
         self._secrets: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
         self._dispatching: set[str] = set()
+        self._secret_dirs: dict[str, str] = {}
 
     def candidates(self, name: str) -> list[Candidate]:
         """
@@ -137,8 +138,12 @@ class WebhookReceiver:
         if not source.credential:
             return None
         kind = WEBHOOK_SECRET_TYPES[source.type]
+        directory = self._secret_dirs.get(source.name)
+        if directory is None:
+            directory = str(self.credentials.path(kind, source.credential))
+            self._secret_dirs[source.name] = directory
         try:
-            st = os.stat(self.credentials.path(kind, source.credential))
+            st = os.stat(directory)
             stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_ino)
         except FileNotFoundError:
             stamp = None

@@ -9,9 +9,9 @@ seconds (floats) in Python and epoch milliseconds (ints) on the wire.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from typing import Any, Literal
-from uuid import uuid4
 
 from attrs import Factory, frozen
 
@@ -34,9 +34,9 @@ CallState = Literal["pending", "running", "completed", "error"]
 
 def new_id() -> str:
     """
-    Make a fresh work or call id: 16 random hex digits.
+    Make a fresh work, call or receipt id: 16 random hex digits.
     """
-    return uuid4().hex[:16]
+    return secrets.token_hex(8)
 
 
 def encode_context(context: dict[str, Any]) -> str:
