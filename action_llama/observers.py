@@ -57,6 +57,9 @@ def _short_namespace(event: LogEvent) -> str:
     The last part of an event's logger namespace (``scheduler``, ``gateway``).
     """
     namespace: str = event.get("log_namespace", "")
+    if namespace == "log_legacy":
+        # Twisted's own messages that still go through twisted.python.log.
+        return "twisted"
     return namespace.rsplit(".", 1)[-1] or "-"
 
 
