@@ -266,6 +266,7 @@ def _reap(deadline: float) -> bool:
         if pid == 0 and time.monotonic() > deadline:
             return False
         if pid == 0:
+            # The run's own child process, not the service: it may block.
             time.sleep(0.01)
 
 

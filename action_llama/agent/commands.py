@@ -266,6 +266,7 @@ def _subagent_wait(args: list[str]) -> Answer:
                 "results": results,
                 "error": f"timed out after {timeout:g} s waiting for {waiting}",
             }
+        # A command inside a run, not the service: it may block.
         time.sleep(_POLL_INTERVAL)
 
 

@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from ..config import ProjectConfig, WebhookSource
 from ..credentials import WEBHOOK_SECRET_TYPES, CredentialStore
-from ..scheduler import Admission, Scheduler, Trigger
+from ..scheduler import Admission, Scheduler, Trigger, TriggerKind
 from ..store import new_id
 from ..store._receipts import DuplicateDelivery, NewReceipt, Receipt, ReceiptStore
 from ..webhooks import (
@@ -349,7 +349,7 @@ class WebhookReceiver:
         receipt_id: str,
         context: dict[str, Any],
         matched: list[str],
-        kind: str,
+        kind: TriggerKind,
         source: str,
         receipt: NewReceipt | None = None,
     ) -> dict[str, Any]:
@@ -376,7 +376,7 @@ class WebhookReceiver:
             )
             admission: Admission = await self.scheduler.submit(
                 agent,
-                Trigger(kind, source=source, context=context, receipt_id=receipt_id),  # type: ignore[arg-type]
+                Trigger(kind, source=source, context=context, receipt_id=receipt_id),
                 before,
             )
             if admission.wrote:
@@ -424,7 +424,7 @@ class WebhookReceiver:
             context = attrs.evolve(
                 context, source=receipt.source, receipt_id=receipt.receipt_id
             )
-            kind = "replay" if receipt.replay_of else "webhook"
+            kind: TriggerKind = "replay" if receipt.replay_of else "webhook"
             await self.dispatch(
                 receipt.receipt_id,
                 context.to_json(),
