@@ -230,8 +230,9 @@ class WebhookReceiver:
             context = None
             parse_error = str(e)
         matched: list[str] = []
+        receipt_id = new_id()
         if context is not None:
-            context = attrs.evolve(context, source=source)
+            context = attrs.evolve(context, source=source, receipt_id=receipt_id)
             matched = match_agents(self.project.agents, source, context)
         reason = "parse_error" if context is None else (None if matched else "no_match")
         receipt = NewReceipt(
@@ -248,7 +249,7 @@ class WebhookReceiver:
         )
         if context is None or not matched:
             try:
-                receipt_id = await self._store(receipt)
+                receipt_id = await self._store(receipt, receipt_id)
             except DuplicateDelivery as e:
                 return _duplicate(request, e.receipt_id)
             if context is None:
@@ -270,7 +271,6 @@ class WebhookReceiver:
             )
         # The receipt is written in the same transaction as the first run or
         # queued work it causes: one commit, and never one without the other.
-        receipt_id = new_id()
         try:
             result = await self._dispatch_new(receipt, receipt_id, context, matched)
         except DuplicateDelivery as e:
@@ -283,7 +283,8 @@ class WebhookReceiver:
             )
             receipt_id = e.receipt_id
             result = await self._dispatch_new(None, receipt_id, context, matched)
-        context = attrs.evolve(context, receipt_id=receipt_id)
+        if context.receipt_id != receipt_id:
+            context = attrs.evolve(context, receipt_id=receipt_id)
         deferred_answer = discord_deferred_response(context)
         if deferred_answer is not None and matched:
             request.setHeader(b"content-type", deferred_answer.content_type.encode())
@@ -308,7 +309,11 @@ class WebhookReceiver:
         try:
             return await self.dispatch(
                 receipt_id,
-                attrs.evolve(context, receipt_id=receipt_id).to_json(),
+                (
+                    context
+                    if context.receipt_id == receipt_id
+                    else attrs.evolve(context, receipt_id=receipt_id)
+                ).to_json(),
                 matched,
                 "webhook",
                 context.source or context.provider,
@@ -329,13 +334,13 @@ class WebhookReceiver:
         finally:
             self._dispatching.discard(receipt_id)
 
-    async def _store(self, receipt: NewReceipt) -> str:
+    async def _store(self, receipt: NewReceipt, receipt_id: str | None = None) -> str:
         """
         Store a receipt durably, or refuse the delivery with 503 so the
         sender retries.
         """
         try:
-            return await self.receipts.add(receipt)
+            return await self.receipts.add(receipt, receipt_id)
         except DuplicateDelivery:
             raise
         except Exception:
