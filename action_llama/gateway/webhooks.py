@@ -12,7 +12,6 @@ reason, answered 200.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -100,6 +99,7 @@ class WebhookReceiver:
         self._secrets: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
         self._dispatching: set[str] = set()
         self._secret_dirs: dict[str, str] = {}
+        self._sources: dict[str, list[WebhookSource]] = {}
 
     def candidates(self, name: str) -> list[Candidate]:
         """
@@ -108,14 +108,12 @@ class WebhookReceiver:
 
         :raises HTTPError: 404 when there is none.
         """
-        sources = self.project.webhooks
-        if name in sources:
-            chosen: Iterable[WebhookSource] = [sources[name]]
-        else:
-            chosen = [s for s in sources.values() if s.type == name]
+        sources = self._sources.get(name)
+        if sources is None:
+            sources = self._sources_for(name)
         found = [
             Candidate(source, PROVIDERS[source.type], self._secret(source))
-            for source in chosen
+            for source in sources
         ]
         if not found:
             raise HTTPError(
@@ -124,6 +122,20 @@ class WebhookReceiver:
         # Signed sources are tried first; an unsigned one takes what is left.
         found.sort(key=lambda c: c.secret is None)
         return found
+
+    def _sources_for(self, name: str) -> list[WebhookSource]:
+        """
+        The source called ``name``, else every source of the type ``name``
+        (remembered: the project's sources do not change while it runs).
+        """
+        configured = self.project.webhooks
+        if name in configured:
+            chosen = [configured[name]]
+        else:
+            chosen = [s for s in configured.values() if s.type == name]
+        if chosen:
+            self._sources[name] = chosen
+        return chosen
 
     def _secret(self, source: WebhookSource) -> dict[str, str] | None:
         """
