@@ -34,19 +34,13 @@ def pause(ctx: click.Context, name: str | None) -> None:
     triggers are refused.
     """
 
-    project = load_or_exit(project_root(ctx))
-
-    async def main(reactor: Any) -> int:
-        client = GatewayClient.for_project(reactor, project)
-        if name is None:
-            await client.post("/control/pause")
-            click.echo("Scheduler paused: no cron runs fire; other work waits.")
-        else:
-            await client.post(f"/control/agents/{_segment(name)}/pause")
-            click.echo(f"Agent {name} paused: its cron stops; triggers are refused.")
-        return 0
-
-    run_async(main)
+    _scheduler_or_agent(
+        ctx,
+        "pause",
+        name,
+        "Scheduler paused: no cron runs fire; other work waits.",
+        "paused: its cron stops; triggers are refused.",
+    )
 
 
 @click.command()
@@ -58,16 +52,30 @@ def resume(ctx: click.Context, name: str | None) -> None:
     Resume the scheduler (held work drains in order), or only the agent NAME.
     """
 
+    _scheduler_or_agent(ctx, "resume", name, "Scheduler resumed.", "resumed.")
+
+
+def _scheduler_or_agent(
+    ctx: click.Context,
+    verb: str,
+    name: str | None,
+    scheduler_done: str,
+    agent_done: str,
+) -> None:
+    """
+    POST ``/control/<verb>`` (no ``name``) or ``/control/agents/<name>/<verb>``
+    and say what happened.
+    """
     project = load_or_exit(project_root(ctx))
 
     async def main(reactor: Any) -> int:
         client = GatewayClient.for_project(reactor, project)
         if name is None:
-            await client.post("/control/resume")
-            click.echo("Scheduler resumed.")
+            await client.post(f"/control/{verb}")
+            click.echo(scheduler_done)
         else:
-            await client.post(f"/control/agents/{_segment(name)}/resume")
-            click.echo(f"Agent {name} resumed.")
+            await client.post(f"/control/agents/{_segment(name)}/{verb}")
+            click.echo(f"Agent {name} {agent_done}")
         return 0
 
     run_async(main)

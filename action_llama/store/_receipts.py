@@ -22,7 +22,7 @@ from attrs import frozen
 from twisted.internet.defer import Deferred
 
 from ._db import Database
-from ._records import new_id
+from ._records import new_id, record_from_row
 from .queries._history import record_trigger
 
 #: Verdicts under which a delivery was accepted; only these dedupe.
@@ -99,20 +99,12 @@ class Receipt:
         """
         Build the record from a ``SELECT * FROM receipts`` row.
         """
-        return cls(
-            receipt_id=row["receipt_id"],
-            received_at=row["received_at"],
-            provider=row["provider"],
-            source=row["source"],
-            delivery_id=row["delivery_id"],
-            verdict=row["verdict"],
+        return record_from_row(
+            cls,
+            row,
             headers=json.loads(row["headers"]),
             body=bytes(row["body"]),
-            body_size=row["body_size"],
-            event=row["event"],
             matched=tuple(json.loads(row["matched"])),
-            dead_letter_reason=row["dead_letter_reason"],
-            replay_of=row["replay_of"],
         )
 
     def to_json(self, with_body: bool = False) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import json
 import random
 import secrets
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from attrs import Factory, frozen
+from attrs import Factory, fields, frozen
 
 TriggerType = Literal["cron", "webhook", "manual", "agent-call", "replay", "rerun"]
 RunOutcome = Literal["running", "completed", "error", "timeout", "killed", "lost"]
@@ -58,6 +58,24 @@ def _ms(seconds: float | None) -> int | None:
     Convert POSIX seconds to whole epoch milliseconds, keeping ``None``.
     """
     return None if seconds is None else round(seconds * 1000)
+
+
+R = TypeVar("R")
+
+
+def record_from_row(cls: type[R], row: sqlite3.Row, **decoded: Any) -> R:
+    """
+    Build the attrs record ``cls`` from a row whose columns bear its field
+    names; ``decoded`` gives the fields stored encoded (JSON, blobs), and
+    fields the row has no column for keep their defaults.
+    """
+    columns = set(row.keys())
+    values = {
+        field.name: row[field.name]
+        for field in fields(cls)  # type: ignore[arg-type]
+        if field.name in columns and field.name not in decoded
+    }
+    return cls(**values, **decoded)
 
 
 @frozen
@@ -114,26 +132,7 @@ class RunRecord:
         """
         Build the record from a ``SELECT * FROM runs`` row.
         """
-        return cls(
-            instance_id=row["instance_id"],
-            agent=row["agent"],
-            trigger_type=row["trigger_type"],
-            trigger_source=row["trigger_source"],
-            work_id=row["work_id"],
-            trigger_id=row["trigger_id"],
-            call_id=row["call_id"],
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-            outcome=row["outcome"],
-            exit_code=row["exit_code"],
-            duration=row["duration"],
-            status_text=row["status_text"],
-            return_value=row["return_value"],
-            error=row["error"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            context=json.loads(row["context"]),
-        )
+        return record_from_row(cls, row, context=json.loads(row["context"]))
 
     def to_json(self) -> dict[str, Any]:
         """
@@ -184,18 +183,7 @@ class TriggerRecord:
         """
         Build the record from a ``SELECT * FROM triggers`` row.
         """
-        return cls(
-            id=row["id"],
-            ts=row["ts"],
-            trigger_type=row["trigger_type"],
-            trigger_source=row["trigger_source"],
-            agent=row["agent"],
-            instance_id=row["instance_id"],
-            result=row["result"],
-            receipt_id=row["receipt_id"],
-            dead_letter_reason=row["dead_letter_reason"],
-            work_id=row["work_id"],
-        )
+        return record_from_row(cls, row)
 
     def to_json(self) -> dict[str, Any]:
         """
@@ -268,21 +256,7 @@ class WorkItem:
         """
         Build the record from a ``SELECT * FROM work_queue`` row.
         """
-        return cls(
-            work_id=row["work_id"],
-            seq=row["seq"],
-            agent=row["agent"],
-            enqueued_at=row["enqueued_at"],
-            trigger_type=row["trigger_type"],
-            trigger_source=row["trigger_source"],
-            context=json.loads(row["context"]),
-            call_id=row["call_id"],
-            depth=row["depth"],
-            trigger_id=row["trigger_id"],
-            attempts=row["attempts"],
-            leased_at=row["leased_at"],
-            quarantined_at=row["quarantined_at"],
-        )
+        return record_from_row(cls, row, context=json.loads(row["context"]))
 
     def to_json(self) -> dict[str, Any]:
         """
@@ -343,19 +317,7 @@ class CallRecord:
         """
         Build the record from a ``SELECT * FROM calls`` row.
         """
-        return cls(
-            call_id=row["call_id"],
-            caller_instance=row["caller_instance"],
-            caller_agent=row["caller_agent"],
-            target_agent=row["target_agent"],
-            context=json.loads(row["context"]),
-            depth=row["depth"],
-            state=row["state"],
-            instance_id=row["instance_id"],
-            return_value=row["return_value"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return record_from_row(cls, row, context=json.loads(row["context"]))
 
     def to_json(self) -> dict[str, Any]:
         """
